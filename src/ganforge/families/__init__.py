@@ -1,0 +1,20 @@
+"""Family registry: names to recipes (`ganforge list` prints them)."""
+
+from __future__ import annotations
+
+from ganforge.errors import ConfigError
+from ganforge.families.base import Family, Phase, StepState
+from ganforge.families.dcgan import DCGAN
+from ganforge.families.sngan import SNGAN
+from ganforge.families.vanilla import VanillaGAN
+from ganforge.families.wgan import WGAN, WGANGP
+
+__all__ = ["FAMILIES", "Family", "Phase", "StepState", "get_family"]
+
+FAMILIES: dict[str, type[Family]] = {cls.name: cls for cls in (VanillaGAN, DCGAN, WGAN, WGANGP, SNGAN)}
+
+
+def get_family(name: str) -> type[Family]:
+    if name not in FAMILIES:
+        raise ConfigError(f"unknown family '{name}'; valid families: {', '.join(FAMILIES)}")
+    return FAMILIES[name]

@@ -1,0 +1,102 @@
+"""The two-player step of Goodfellow et al. 2014 that most families share: one G, one D, two losses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from ganforge import losses
+from ganforge.errors import ConfigError
+from ganforge.families.base import Batch, Family, Phase, StepState
+from ganforge.nets import build_net
+from ganforge.nets.layers import dcgan_init_
+
+GENERATOR_LOSSES: dict[str, Callable[[Tensor], Tensor]] = {
+    "non-saturating": losses.non_saturating_generator,
+    "minimax": losses.minimax_generator,
+}
+
+
+class AdversarialFamily(Family):
+    """D learns on real and fake (G forward only); then G learns through D's verdict (D frozen).
+
+    The fake batch of the D step is reused by the G step of the same iteration, as in the
+    PyTorch DCGAN example: G runs forward once per iteration.
+    """
+
+    scores_are_logits: ClassVar[bool] = True   # D outputs logits (reported as D(x) = sigmoid)
+    generator_losses: ClassVar[dict[str, Callable[[Tensor], Tensor]]] = GENERATOR_LOSSES
+
+    @staticmethod
+    def discriminator_loss(real: Tensor, fake: Tensor) -> Tensor:
+        return losses.bce_discriminator(real, fake)
+
+    # -- nets -------------------------------------------------------------------------------
+    def build_nets(self) -> dict[str, nn.Module]:
+        model, spec = self.config.model, self.spec
+        if model.arch == "dcgan":
+            if spec.kind != "image":
+                raise ConfigError(
+                    f"family '{self.name}' with model.arch 'dcgan' needs image data, but '{spec.name}' holds "
+                    f"{spec.shape[0]}-D vectors; use --model.arch mlp, or a family such as vanilla, wgan-gp or sngan"
+                )
+            channels, resolution = spec.shape[0], spec.shape[1]
+            generator = build_net("dcgan_generator", latent_dim=model.latent_dim, resolution=resolution,
+                                  channels=channels, width=model.g_width)
+            discriminator = build_net("dcgan_discriminator", resolution=resolution, channels=channels,
+                                      width=model.d_width, norm=model.d_norm)
+            dcgan_init_(generator)
+            dcgan_init_(discriminator)
+        else:
+            generator = build_net("mlp_generator", latent_dim=model.latent_dim, out_shape=spec.shape,
+                                  hidden=model.mlp_hidden, layers=model.mlp_layers,
+                                  output="tanh" if spec.kind == "image" else "linear")
+            discriminator = build_net("mlp_discriminator", in_shape=spec.shape, hidden=model.mlp_hidden,
+                                      layers=model.mlp_layers, norm=model.d_norm)
+        return {"generator": generator, "discriminator": discriminator}
+
+    def phases(self) -> list[Phase]:
+        return [
+            Phase("D", "discriminator", self.discriminator_step, 1, self.after_discriminator_step),
+            Phase("G", "generator", self.generator_step, self.config.train.n_critic),
+        ]
+
+    # -- steps ------------------------------------------------------------------------------
+    def regularize(self, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
+        """Extra D loss terms by name (weighted); none for the plain game."""
+        return {}
+
+    def after_discriminator_step(self) -> None:
+        """Hook run after D's optimiser step (WGAN clips weights here)."""
+
+    def _summary(self, scores: Tensor) -> Tensor:
+        scores = scores.detach().float()
+        return torch.sigmoid(scores).mean() if self.scores_are_logits else scores.mean()
+
+    def discriminator_step(self, batch: Batch, state: StepState) -> dict[str, Tensor]:
+        generator, discriminator = self.nets["generator"], self.nets["discriminator"]
+        real = batch["x"]
+        # 1. Fake batch; G's graph is kept only when G also trains this iteration (trainer's grad rule).
+        fake = generator(self.sample_latent(real.shape[0], real.device))
+        state.cache["fake"] = fake
+        # 2. D's verdict on real and on (detached) fake, scored apart as in the DCGAN example.
+        real_scores = discriminator(real)
+        fake_scores = discriminator(fake.detach())
+        loss = self.discriminator_loss(real_scores, fake_scores)
+        out = {"real": self._summary(real_scores), "fake": self._summary(fake_scores)}
+        # 3. Regularisers (gradient penalty, ...) join the loss and the log.
+        for name, term in self.regularize(real, fake.detach()).items():
+            loss = loss + term
+            out[name] = term.detach()
+        out["loss"] = loss
+        return out
+
+    def generator_step(self, batch: Batch, state: StepState) -> dict[str, Tensor]:
+        fake = state.cache.pop("fake", None)
+        if fake is None or not fake.requires_grad:
+            fake = self.nets["generator"](self.sample_latent(batch["x"].shape[0], batch["x"].device))
+        loss = self.generator_losses[self.config.model.g_loss](self.nets["discriminator"](fake))
+        return {"loss": loss}

@@ -1,0 +1,80 @@
+"""What a family is: named nets, their optimisers, and phases the trainer runs (stylegan3-style)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from ganforge.config import Config
+from ganforge.data.spec import DataSpec
+from ganforge.latent import sample_latent
+
+Batch = dict[str, Tensor]
+
+
+@dataclass
+class StepState:
+    """What phases of one iteration share: the step number and a cache (e.g. the fake batch)."""
+
+    step: int
+    cache: dict[str, Any] = field(default_factory=dict)
+
+
+LossFn = Callable[[Batch, StepState], dict[str, Tensor]]
+
+
+@dataclass
+class Phase:
+    """One update: train `module` on loss_fn(...)["loss"] every `every` steps, then run `after_step`."""
+
+    name: str                                  # log prefix, e.g. "D" or "G"
+    module: str                                # key of the net this phase trains
+    loss_fn: LossFn                            # returns {"loss": ..., other scalars to log}
+    every: int = 1                             # run when (step + 1) % every == 0
+    after_step: Callable[[], None] | None = None  # e.g. weight clipping
+
+    def due(self, step: int) -> bool:
+        return (step + 1) % self.every == 0
+
+
+class Family:
+    """A GAN recipe. Subclasses set the class attributes and build nets; the trainer owns the loop."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    defaults: ClassVar[dict[str, Any]] = {}    # dotted config keys this recipe sets unless the user does
+    archs: ClassVar[dict[str, str]] = {"image": "dcgan", "vector": "mlp"}  # arch per data kind for "auto"
+    d_norms: ClassVar[dict[str, str]] = {"dcgan": "batch", "mlp": "none"}  # d_norm per arch for "auto"
+    g_loss_default: ClassVar[str] = "non-saturating"
+    generator_key: ClassVar[str] = "generator"  # the net that samples (and gets an EMA copy)
+
+    def __init__(self, config: Config, spec: DataSpec) -> None:
+        self.config, self.spec = config, spec
+        self.nets: dict[str, nn.Module] = self.build_nets()
+
+    def build_nets(self) -> dict[str, nn.Module]:
+        raise NotImplementedError
+
+    def phases(self) -> list[Phase]:
+        raise NotImplementedError
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """One optimiser per trained net, from config.train."""
+        train = self.config.train
+        rates = {"generator": train.lr_g, "discriminator": train.lr_d}
+        return {name: make_optimizer(train.optimizer, self.nets[name].parameters(), rates[name], train.betas)
+                for name in rates if name in self.nets}
+
+    def sample_latent(self, n: int, device: torch.device | str, generator: torch.Generator | None = None) -> Tensor:
+        model = self.config.model
+        return sample_latent(n, model.latent_dim, model.latent_dist, device, generator)
+
+
+def make_optimizer(kind: str, params: Any, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
+    if kind == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr)
+    return torch.optim.Adam(params, lr=lr, betas=betas)

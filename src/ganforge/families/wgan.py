@@ -1,0 +1,39 @@
+"""WGAN (Arjovsky et al. 2017, weight clipping) and WGAN-GP (Gulrajani et al. 2017, gradient penalty)."""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from ganforge import losses
+from ganforge.families.adversarial import AdversarialFamily
+from ganforge.regularizers import clip_weights_, gradient_penalty
+
+
+class WGAN(AdversarialFamily):
+    name = "wgan"
+    description = "Wasserstein critic, weight clipping 0.01, RMSprop(5e-5), n_critic 5 (Arjovsky et al. 2017)"
+    scores_are_logits = False
+    generator_losses = {"non-saturating": losses.wasserstein_generator, "minimax": losses.wasserstein_generator}
+    defaults = {"train.optimizer": "rmsprop", "train.lr_g": 5e-5, "train.lr_d": 5e-5, "train.n_critic": 5}
+
+    @staticmethod
+    def discriminator_loss(real: Tensor, fake: Tensor) -> Tensor:
+        return losses.wasserstein_discriminator(real, fake)
+
+    def after_discriminator_step(self) -> None:
+        clip_weights_(self.nets["discriminator"], self.config.train.clip_value)
+
+
+class WGANGP(WGAN):
+    name = "wgan-gp"
+    description = "Wasserstein critic + gradient penalty 10, Adam(1e-4, (0, 0.9)), n_critic 5 (Gulrajani et al. 2017)"
+    d_norms = {"dcgan": "none", "mlp": "none"}  # a batch-normalised critic breaks the per-sample penalty
+    defaults = {"train.optimizer": "adam", "train.lr_g": 1e-4, "train.lr_d": 1e-4, "train.betas": (0.0, 0.9),
+                "train.n_critic": 5}
+
+    def regularize(self, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
+        penalty = gradient_penalty(self.nets["discriminator"], real, fake)
+        return {"gp": self.config.train.gp_weight * penalty}
+
+    def after_discriminator_step(self) -> None:
+        """No clipping: the penalty enforces the Lipschitz constraint."""

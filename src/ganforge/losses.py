@@ -1,0 +1,61 @@
+"""Adversarial losses as pure functions of D's raw outputs (logits or critic scores).
+
+Each D loss takes (real_scores, fake_scores) and each G loss takes fake_scores (and, for the
+relativistic pair, real_scores); all return a scalar mean over the batch.
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def bce_discriminator(real: Tensor, fake: Tensor) -> Tensor:
+    """Goodfellow et al. 2014: -log D(x) - log(1 - D(G(z))), with D = sigmoid(logit)."""
+    return F.softplus(-real).mean() + F.softplus(fake).mean()
+
+
+def minimax_generator(fake: Tensor) -> Tensor:
+    """The original game: G minimises log(1 - D(G(z))); its gradient vanishes when D wins."""
+    return -F.softplus(fake).mean()
+
+
+def non_saturating_generator(fake: Tensor) -> Tensor:
+    """Goodfellow et al.'s practical fix: G minimises -log D(G(z))."""
+    return F.softplus(-fake).mean()
+
+
+def wasserstein_discriminator(real: Tensor, fake: Tensor) -> Tensor:
+    """Arjovsky et al. 2017: the critic maximises E[D(x)] - E[D(G(z))]."""
+    return fake.mean() - real.mean()
+
+
+def wasserstein_generator(fake: Tensor) -> Tensor:
+    return -fake.mean()
+
+
+def hinge_discriminator(real: Tensor, fake: Tensor) -> Tensor:
+    """Lim & Ye 2017, Miyato et al. 2018: max(0, 1 - D(x)) + max(0, 1 + D(G(z)))."""
+    return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
+
+
+def hinge_generator(fake: Tensor) -> Tensor:
+    return -fake.mean()
+
+
+def least_squares_discriminator(real: Tensor, fake: Tensor) -> Tensor:
+    """Mao et al. 2017 (LSGAN, a=0, b=1): 0.5 (D(x) - 1)^2 + 0.5 D(G(z))^2."""
+    return 0.5 * (real - 1.0).pow(2).mean() + 0.5 * fake.pow(2).mean()
+
+
+def least_squares_generator(fake: Tensor) -> Tensor:
+    return 0.5 * (fake - 1.0).pow(2).mean()
+
+
+def relativistic_discriminator(real: Tensor, fake: Tensor) -> Tensor:
+    """Relativistic pairing (Jolicoeur-Martineau 2019; R3GAN, Huang et al. 2024): softplus(-(D(x) - D(G(z))))."""
+    return F.softplus(fake - real).mean()
+
+
+def relativistic_generator(fake: Tensor, real: Tensor) -> Tensor:
+    return F.softplus(real - fake).mean()

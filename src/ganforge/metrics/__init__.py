@@ -1,0 +1,1 @@
+"""Metrics: each scores samples and imports no trainer."""

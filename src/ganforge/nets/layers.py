@@ -1,0 +1,36 @@
+"""Shared building blocks: D normalisation choices and the DCGAN paper's weight init."""
+
+from __future__ import annotations
+
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+D_NORMS = ("batch", "none", "spectral", "layer")
+
+
+def maybe_spectral(layer: nn.Module, norm: str) -> nn.Module:
+    """Wrap a conv/linear layer in spectral normalisation (Miyato et al. 2018) when norm == 'spectral'."""
+    return spectral_norm(layer) if norm == "spectral" else layer
+
+
+def feature_norm(norm: str, channels: int, conv: bool) -> nn.Module:
+    """The normalisation that follows a hidden D layer (spectral norm acts on weights instead)."""
+    if norm == "batch":
+        return nn.BatchNorm2d(channels) if conv else nn.BatchNorm1d(channels)
+    if norm == "layer":
+        return nn.GroupNorm(1, channels) if conv else nn.LayerNorm(channels)
+    return nn.Identity()
+
+
+def dcgan_init_(module: nn.Module) -> None:
+    """Radford et al. 2016: conv weights ~ N(0, 0.02); BatchNorm weight ~ N(1, 0.02), bias 0."""
+    for layer in module.modules():
+        if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            weight = getattr(layer, "parametrizations", None)
+            target = weight.weight.original if weight is not None else layer.weight
+            nn.init.normal_(target, 0.0, 0.02)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+        elif isinstance(layer, (nn.BatchNorm2d, nn.BatchNorm1d)):
+            nn.init.normal_(layer.weight, 1.0, 0.02)
+            nn.init.zeros_(layer.bias)

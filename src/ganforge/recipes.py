@@ -1,0 +1,66 @@
+"""Config resolution: dataclass defaults < family defaults < recommended recipe < the user's values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ganforge.config import Config, Overrides, from_overrides, read_toml
+from ganforge.data import source_kind
+from ganforge.errors import ConfigError
+from ganforge.families import FAMILIES, get_family
+
+# The recipe `ganforge train` uses when no family is given, per kind of data.
+RECOMMENDED: dict[str, Overrides] = {
+    "image": {"model.family": "dcgan"},
+    "vector": {"model.family": "vanilla", "model.latent_dim": 16, "model.mlp_hidden": 256, "model.mlp_layers": 3,
+               "train.batch_size": 256, "train.steps": 4000, "train.sample_every": 1000},
+}
+
+CONFIGS_DIR = Path(__file__).resolve().parents[2] / "configs"
+
+
+def resolve(user: Overrides) -> Config:
+    """The full, concrete config (no 'auto' left) for the user's overrides."""
+    source = user.get("data.source", "mnist")
+    kind = source_kind(source)
+    family_name = user.get("model.family", "auto")
+    layers: Overrides = {}
+    if family_name == "auto":
+        layers.update(RECOMMENDED[kind])
+        family_name = layers["model.family"]
+    family = get_family(family_name)
+    merged: Overrides = {**family.defaults, **layers, **user, "model.family": family_name}
+    if merged.get("model.arch", "auto") == "auto":
+        if kind not in family.archs:
+            takes_vectors = ", ".join(n for n, f in FAMILIES.items() if "vector" in f.archs)
+            raise ConfigError(f"family '{family_name}' needs image data, but data source '{source}' holds vectors; "
+                              f"use a family that takes vectors ({takes_vectors})")
+        merged["model.arch"] = family.archs[kind]
+    if merged.get("model.d_norm", "auto") == "auto":
+        merged["model.d_norm"] = family.d_norms[merged["model.arch"]]
+    if merged.get("model.g_loss", "auto") == "auto":
+        merged["model.g_loss"] = family.g_loss_default
+    return from_overrides(merged)
+
+
+def find_recipe(name_or_path: str) -> Path:
+    """A recipe by path, or by name from configs/ (e.g. 'mnist_dcgan')."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    candidate = CONFIGS_DIR / f"{path.stem}.toml"
+    if candidate.is_file() and path.parent == Path("."):
+        return candidate
+    known = ", ".join(p.stem for p in list_recipes())
+    raise ConfigError(f"config file '{name_or_path}' does not exist; pass a TOML path or a recipe name ({known})")
+
+
+def list_recipes() -> list[Path]:
+    return sorted(CONFIGS_DIR.glob("*.toml")) if CONFIGS_DIR.is_dir() else []
+
+
+def load_user_overrides(recipe: str | None, cli: Overrides) -> Overrides:
+    merged: dict[str, Any] = dict(read_toml(find_recipe(recipe))) if recipe else {}
+    merged.update(cli)
+    return merged

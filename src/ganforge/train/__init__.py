@@ -1,0 +1,1 @@
+"""Training: the loop, checkpoints, EMA, logging, run folders and the execution backend."""

@@ -1,0 +1,85 @@
+"""Where the run executes: device choice, mixed precision, torch.compile and DDP under torchrun.
+
+Families never touch these; the trainer calls this module. DDP follows stylegan2-ada: gradients are
+all-reduced by hand after each phase's backward, because phases freeze nets in turn, which the
+DistributedDataParallel wrapper does not allow.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from ganforge.config import TrainConfig
+from ganforge.errors import ConfigError
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    if name == "auto":
+        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"config key 'train.device' is '{name}' but this machine has no CUDA GPU; "
+                          "use --device cpu or --device auto")
+    if name == "cuda":
+        return torch.device(f"cuda:{local_rank}")
+    return torch.device(name)
+
+
+class Backend:
+    """Device, precision and process group of this run."""
+
+    def __init__(self, train: TrainConfig) -> None:
+        self.world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        self.device = resolve_device(train.device, local_rank)
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
+        if self.world_size > 1 and not dist.is_initialized():
+            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+        self.precision, self.compile = train.precision, train.compile
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @contextlib.contextmanager
+    def autocast(self) -> Iterator[None]:
+        if self.precision == "bf16":
+            with torch.autocast(self.device.type, dtype=torch.bfloat16):
+                yield
+        else:
+            yield
+
+    def prepare(self, net: nn.Module) -> nn.Module:
+        """Move to the device, align replicas under DDP, and compile if asked (in place: keys unchanged)."""
+        net.to(self.device)
+        if self.world_size > 1:
+            for tensor in list(net.parameters()) + list(net.buffers()):
+                dist.broadcast(tensor.data, src=0)
+        if self.compile:
+            net.compile()
+        return net
+
+    def reduce_gradients(self, net: nn.Module) -> None:
+        if self.world_size == 1:
+            return
+        grads = [p.grad for p in net.parameters() if p.grad is not None]
+        if not grads:
+            return
+        flat = torch.cat([g.flatten() for g in grads])
+        dist.all_reduce(flat)
+        flat /= self.world_size
+        offset = 0
+        for grad in grads:
+            grad.copy_(flat[offset : offset + grad.numel()].view_as(grad))
+            offset += grad.numel()
+
+    def close(self) -> None:
+        if self.world_size > 1 and dist.is_initialized():
+            dist.destroy_process_group()

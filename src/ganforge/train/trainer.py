@@ -1,0 +1,199 @@
+"""The one training loop: runs a family's phases in turn (D, then G through a frozen D), and owns
+optimisers, EMA, logging, sample grids and checkpoints. It knows nothing of a family's internals."""
+
+from __future__ import annotations
+
+import math
+import random
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ganforge.config import Config
+from ganforge.data import EpochSampler, TensorData
+from ganforge.errors import DataError, TrainingDiverged
+from ganforge.families import Family, StepState, get_family
+from ganforge.grid import image_grid, save_png, scatter_plot
+from ganforge.train.backend import Backend
+from ganforge.train.checkpoint import list_checkpoints, prune_checkpoints, restore_checkpoint, save_checkpoint
+from ganforge.train.ema import EMA, has_batchnorm, refresh_batchnorm_
+from ganforge.train.logging import MetricsLogger
+from ganforge.train.rundir import RunDir, export_generator
+
+GRID_IMAGES = 64
+SCATTER_POINTS = 2000
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+class Trainer:
+    """Build everything a run needs, optionally restore a checkpoint, then `fit()`."""
+
+    def __init__(self, config: Config, run: RunDir, data: TensorData, resume_from: Path | None = None) -> None:
+        train = config.train
+        self.config, self.run, self.data = config, run, data
+        self.backend = Backend(train)
+        if len(data) < train.batch_size * self.backend.world_size:
+            raise DataError(f"data source '{data.spec.name}' has {len(data)} samples, fewer than one batch "
+                            f"(train.batch_size = {train.batch_size}); lower --train.batch_size to at most "
+                            f"{len(data) // self.backend.world_size}")
+
+        # Same seed on every rank while building nets (identical replicas); then one stream per rank.
+        seed_everything(train.seed)
+        self.family: Family = get_family(config.model.family)(config, data.spec)
+        self.nets = {name: self.backend.prepare(net) for name, net in self.family.nets.items()}
+        self.optimizers = self.family.optimizers()
+        self.phases = self.family.phases()
+        self.generator = self.nets[self.family.generator_key]
+        self.ema = EMA(self.generator, train.ema_decay) if train.ema else None
+        self.sampler = EpochSampler(len(data), train.batch_size, train.seed, self.backend.rank,
+                                    self.backend.world_size)
+        if self.backend.world_size > 1:
+            seed_everything(train.seed + self.backend.rank)
+
+        self.step = 0
+        if resume_from is not None:
+            state = restore_checkpoint(resume_from, self.nets, self.optimizers,
+                                       self.ema.model if self.ema else None)
+            self.step = int(state["step"])
+            self.sampler.load_state_dict(state["sampler"])
+            if self.ema is not None:
+                self.ema.updates = int(state["ema_updates"])
+
+        # Fixed noise for sample grids, from a private RNG so grids never change the training stream.
+        count = GRID_IMAGES if data.spec.kind == "image" else SCATTER_POINTS
+        self.fixed_latent = self.family.sample_latent(count, "cpu", torch.Generator().manual_seed(train.seed + 1))
+        self._stop_requested = False
+        self._refreshed_at = -1
+
+    # -- the loop ------------------------------------------------------------------------------
+    def fit(self) -> None:
+        train, backend = self.config.train, self.backend
+        logger = MetricsLogger(self.run.metrics if backend.is_main else None, self.step, train.steps,
+                               train.batch_size * backend.world_size, train.progress and backend.is_main)
+        # Ctrl-C finishes the current step, saves a checkpoint, then stops (main thread only).
+        in_main_thread = threading.current_thread() is threading.main_thread()
+        previous_handler = signal.signal(signal.SIGINT, self._request_stop) if in_main_thread else None
+        try:
+            while self.step < train.steps:
+                self._train_one_step(logger)
+                self.step += 1
+                logger.advance()
+                self._periodic(logger)
+                if self._stop_requested:
+                    self._save(self.step)
+                    raise KeyboardInterrupt
+        finally:
+            if in_main_thread:
+                signal.signal(signal.SIGINT, previous_handler)
+            logger.close()
+
+    def _train_one_step(self, logger: MetricsLogger) -> None:
+        # 1. One real batch per iteration (each rank its own slice).
+        batch = self.data.batch(self.sampler.next_indices(), self.backend.device)
+        state = StepState(self.step)
+        due = [phase for phase in self.phases if phase.due(self.step)]
+        for i, phase in enumerate(due):
+            # 2. Grad on only for nets trained now or later in this iteration: G stays frozen
+            #    while D trains unless G trains next (then D's fake batch keeps G's graph for reuse).
+            training = {p.module for p in due[i:]}
+            for name, net in self.nets.items():
+                net.requires_grad_(name in training)
+            # 3. The family's loss; the trainer owns backward and the optimiser step.
+            with self.backend.autocast():
+                out = phase.loss_fn(batch, state)
+            values = {key: float(value.detach()) for key, value in out.items()}
+            if not math.isfinite(values["loss"]):
+                self._diverged(phase.name, values["loss"])
+            optimizer = self.optimizers[phase.module]
+            optimizer.zero_grad(set_to_none=True)
+            out["loss"].backward()
+            self.backend.reduce_gradients(self.nets[phase.module])
+            optimizer.step()
+            if phase.after_step is not None:
+                phase.after_step()
+            # 4. EMA follows each generator update.
+            if self.ema is not None and phase.module == self.family.generator_key:
+                self.ema.update(self.generator)
+            logger.add(phase.name, values)
+
+    def _periodic(self, logger: MetricsLogger) -> None:
+        train, step, last = self.config.train, self.step, self.step == self.config.train.steps
+        if step % train.log_every == 0 or last:
+            logger.write(step)
+        if not self.backend.is_main:
+            return
+        if step % train.sample_every == 0 or last:
+            self.save_sample_grid(self.run.samples / f"step-{step:07d}.png")
+        if step % train.checkpoint_every == 0 or last:
+            self._save(step)
+
+    # -- sampling, saving ----------------------------------------------------------------------
+    def sampling_net(self) -> nn.Module:
+        """G as used for sampling now: the EMA copy with BatchNorm statistics of its own weights."""
+        if self.ema is None:
+            return self.generator
+        if self._refreshed_at != self.step and has_batchnorm(self.ema.model):
+            rng = torch.Generator().manual_seed(self.config.train.seed * 1_000_003 + self.step)
+            device = self.backend.device
+            refresh_batchnorm_(self.ema.model, lambda n: self.family.sample_latent(n, device, rng))
+            self._refreshed_at = self.step
+        return self.ema.model
+
+    @torch.no_grad()
+    def generate(self, latent: Tensor) -> Tensor:
+        net = self.sampling_net()
+        was_training = net.training
+        net.eval()
+        out = torch.cat([net(chunk.to(self.backend.device)) for chunk in latent.split(256)])
+        net.train(was_training)
+        return self.data.spec.decode(out).cpu()
+
+    def save_sample_grid(self, path: Path) -> None:
+        samples = self.generate(self.fixed_latent)
+        if self.data.spec.kind == "image":
+            save_png(image_grid(samples), path)
+        else:
+            reference = self.data.spec.decode(self.data.x[:SCATTER_POINTS])
+            save_png(scatter_plot(samples, reference), path)
+
+    def _save(self, step: int) -> Path:
+        extra: dict[str, Any] = {"sampler": self.sampler.state_dict(),
+                                 "ema_updates": self.ema.updates if self.ema else 0}
+        path = save_checkpoint(self.run.checkpoints, step, self.nets, self.optimizers, extra,
+                               self.ema.model if self.ema else None)
+        prune_checkpoints(self.run.checkpoints, self.config.train.keep_checkpoints)
+        model = self.config.model
+        export_generator(self.run, self.sampling_net(), {
+            "family": model.family,
+            "latent": {"dim": model.latent_dim, "dist": model.latent_dist},
+            "data": self.data.spec.to_dict(),
+            "step": step,
+            "weights": "ema" if self.ema else "raw",
+        })
+        return path
+
+    def _diverged(self, phase: str, value: float) -> None:
+        good = list_checkpoints(self.run.checkpoints)
+        kept = f"the last good checkpoint is '{good[-1]}'" if good else "no checkpoint was written before it"
+        raise TrainingDiverged(
+            f"the {phase} loss became {value} at step {self.step + 1}; training stopped and {kept}; "
+            "lower train.lr_d / train.lr_g, or use a more stable family (wgan-gp, sngan)")
+
+    def _request_stop(self, signum: int, frame: FrameType | None) -> None:
+        if self._stop_requested:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self._stop_requested = True
+
+    def close(self) -> None:
+        self.backend.close()

@@ -1,0 +1,45 @@
+"""Shared fixtures: tiny configs that train in seconds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+TINY: dict[str, Any] = {
+    "train.steps": 4,
+    "train.batch_size": 8,
+    "train.log_every": 2,
+    "train.sample_every": 4,
+    "train.checkpoint_every": 4,
+    "train.progress": False,
+    "model.g_width": 8,
+    "model.d_width": 8,
+    "model.mlp_hidden": 16,
+    "model.mlp_layers": 2,
+    "model.latent_dim": 8,
+}
+
+
+def tiny(**overrides: Any) -> dict[str, Any]:
+    """TINY with dotted overrides written as data__source='ring'."""
+    return {**TINY, **{k.replace("__", "."): v for k, v in overrides.items()}}
+
+
+@pytest.fixture
+def image_array(tmp_path: Path) -> Path:
+    """A .npy of 40 random 16x16 RGB images."""
+    path = tmp_path / "images.npy"
+    np.save(path, np.random.default_rng(0).integers(0, 256, size=(40, 16, 16, 3), dtype=np.uint8))
+    return path
+
+
+def write_image(path: Path, size: tuple[int, int], mode: str = "RGB", seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    shape = (size[1], size[0]) if mode == "L" else (size[1], size[0], 3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(rng.integers(0, 256, size=shape, dtype=np.uint8), mode).save(path)
+    return path

@@ -1,0 +1,83 @@
+"""Nets: DCGAN sizes 8-256 px, the paper's 64 px layout, MLPs, and rebuilding from recorded arguments."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from ganforge.errors import CheckpointError
+from ganforge.nets import build_net, net_spec, rebuild_net
+from ganforge.nets.dcgan import generator_plan
+
+
+@pytest.mark.parametrize("resolution", [8, 25, 28, 32, 48, 64, 100, 256])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_dcgan_nets_fit_square_images(resolution: int, channels: int) -> None:
+    g = build_net("dcgan_generator", latent_dim=10, resolution=resolution, channels=channels, width=4)
+    d = build_net("dcgan_discriminator", resolution=resolution, channels=channels, width=4, norm="batch")
+    fake = g(torch.randn(2, 10))
+    assert fake.shape == (2, channels, resolution, resolution)
+    assert d(fake).shape == (2,)
+
+
+def test_generator_plan_matches_the_paper_at_64_and_mnist_at_28() -> None:
+    assert generator_plan(64) == (4, 4)
+    assert generator_plan(28) == (7, 2)
+
+
+def pytorch_example_dcgan(nz: int = 100, ngf: int = 64, ndf: int = 64, nc: int = 3) -> tuple[nn.Module, nn.Module]:
+    """The nets of pytorch/examples dcgan/main.py, written out independently."""
+    g = nn.Sequential(
+        nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 8), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh())
+    d = nn.Sequential(
+        nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf * 4, ndf * 8, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 8), nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False))
+    return g, d
+
+
+def test_dcgan_at_64px_is_the_pytorch_example_architecture() -> None:
+    ref_g, ref_d = pytorch_example_dcgan()
+    g = build_net("dcgan_generator", latent_dim=100, resolution=64, channels=3, width=64)
+    d = build_net("dcgan_discriminator", resolution=64, channels=3, width=64, norm="batch")
+    assert [p.shape for p in g.parameters()] == [p.shape for p in ref_g.parameters()]
+    assert [p.shape for p in d.parameters()] == [p.shape for p in ref_d.parameters()]
+    assert [type(m) for m in g.main] == [type(m) for m in ref_g]
+
+
+@pytest.mark.parametrize("norm", ["none", "spectral", "layer", "batch"])
+def test_discriminator_norms(norm: str) -> None:
+    d = build_net("dcgan_discriminator", resolution=16, channels=1, width=4, norm=norm)
+    assert d(torch.randn(3, 1, 16, 16)).shape == (3,)
+    m = build_net("mlp_discriminator", in_shape=(2,), hidden=8, layers=2, norm=norm)
+    assert m(torch.randn(3, 2)).shape == (3,)
+
+
+def test_mlp_generator_shapes_and_ranges() -> None:
+    image = build_net("mlp_generator", latent_dim=4, out_shape=(1, 8, 8), hidden=8, layers=2, output="tanh")
+    out = image(torch.randn(5, 4) * 100)
+    assert out.shape == (5, 1, 8, 8) and out.abs().max() <= 1
+    points = build_net("mlp_generator", latent_dim=4, out_shape=(2,), hidden=8, layers=2)
+    assert points(torch.randn(5, 4)).shape == (5, 2)
+
+
+def test_rebuilt_net_with_loaded_weights_is_identical() -> None:
+    g = build_net("dcgan_generator", latent_dim=6, resolution=28, channels=1, width=4)
+    copy = rebuild_net(net_spec(g))
+    copy.load_state_dict(g.state_dict())
+    z = torch.randn(3, 6)
+    assert torch.equal(g.eval()(z), copy.eval()(z))
+
+
+def test_unknown_net_or_argument_is_refused() -> None:
+    with pytest.raises(CheckpointError, match="unknown net 'resnet9'"):
+        build_net("resnet9")
+    with pytest.raises(CheckpointError, match="unknown arguments"):
+        build_net("mlp_generator", latent_dim=2, out_shape=(2,), depth=3)
