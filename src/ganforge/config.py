@@ -46,6 +46,7 @@ class TrainConfig:
     lr_g: float = 2e-4               # generator learning rate
     lr_d: float = 2e-4               # discriminator learning rate
     betas: tuple[float, float] = (0.5, 0.999)  # Adam betas
+    lr_decay: str = "none"           # none | linear (to 0 at the last step)
     n_critic: int = 1                # D updates per G update
     gp_weight: float = 10.0          # gradient-penalty weight (wgan-gp)
     clip_value: float = 0.01         # weight clipping bound (wgan)
@@ -77,6 +78,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "model.d_norm": ("auto", "batch", "none", "spectral", "layer"),
     "model.g_loss": ("auto", "non-saturating", "minimax"),
     "train.optimizer": ("adam", "rmsprop"),
+    "train.lr_decay": ("none", "linear"),
     "train.precision": ("fp32", "bf16"),
 }
 

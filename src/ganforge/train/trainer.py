@@ -53,6 +53,7 @@ class Trainer:
         self.family: Family = get_family(config.model.family)(config, data.spec)
         self.nets = {name: self.backend.prepare(net) for name, net in self.family.nets.items()}
         self.optimizers = self.family.optimizers()
+        self.base_lrs = {name: [group["lr"] for group in opt.param_groups] for name, opt in self.optimizers.items()}
         self.phases = self.family.phases()
         self.generator = self.nets[self.family.generator_key]
         self.ema = EMA(self.generator, train.ema_decay) if train.ema else None
@@ -102,6 +103,8 @@ class Trainer:
         # 1. One real batch per iteration (each rank its own slice).
         batch = self.data.batch(self.sampler.next_indices(), self.backend.device)
         state = StepState(self.step)
+        if self.config.train.lr_decay == "linear":
+            self._set_learning_rates(1.0 - self.step / self.config.train.steps)
         due = [phase for phase in self.phases if phase.due(self.step)]
         for i, phase in enumerate(due):
             # 2. Grad on only for nets trained now or later in this iteration: G stays frozen
@@ -126,6 +129,11 @@ class Trainer:
             if self.ema is not None and phase.module == self.family.generator_key:
                 self.ema.update(self.generator)
             logger.add(phase.name, values)
+
+    def _set_learning_rates(self, factor: float) -> None:
+        for name, optimizer in self.optimizers.items():
+            for group, base in zip(optimizer.param_groups, self.base_lrs[name], strict=True):
+                group["lr"] = base * factor
 
     def _periodic(self, logger: MetricsLogger) -> None:
         train, step, last = self.config.train, self.step, self.step == self.config.train.steps
