@@ -107,7 +107,9 @@ def train_resolved(config: Config, out: str | Path, overwrite: bool) -> Run:
     run_dir = RunDir(out)
     data = load_data(config.data)
     trainer = Trainer(config, run_dir, data)  # validates nets and data before the folder is touched
-    run_dir.prepare_new(config, overwrite)
+    if trainer.backend.is_main:
+        run_dir.prepare_new(config, overwrite)
+    trainer.backend.barrier()
     try:
         trainer.fit()
     finally:

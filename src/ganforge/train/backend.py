@@ -80,6 +80,10 @@ class Backend:
             grad.copy_(flat[offset : offset + grad.numel()].view_as(grad))
             offset += grad.numel()
 
+    def barrier(self) -> None:
+        if self.world_size > 1:
+            dist.barrier()
+
     def close(self) -> None:
         if self.world_size > 1 and dist.is_initialized():
             dist.destroy_process_group()

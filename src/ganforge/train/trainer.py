@@ -92,7 +92,8 @@ class Trainer:
                 logger.advance()
                 self._periodic(logger)
                 if self._stop_requested:
-                    self._save(self.step)
+                    if self.backend.is_main:
+                        self._save(self.step)
                     raise KeyboardInterrupt
         finally:
             if in_main_thread:
