@@ -57,6 +57,7 @@ class TrainConfig:
     precision: str = "fp32"          # fp32 | bf16 (autocast)
     compile: bool = False            # torch.compile the nets
     log_every: int = 50              # steps between metrics.jsonl records
+    diagnostics: bool = True         # warn about mode collapse, vanishing gradients, non-convergence
     sample_every: int = 500          # steps between sample grids
     checkpoint_every: int = 1000     # steps between checkpoints
     keep_checkpoints: int = 2        # newest checkpoints kept on disk

@@ -28,6 +28,8 @@ class AdversarialFamily(Family):
     """
 
     scores_are_logits: ClassVar[bool] = True   # D outputs logits (reported as D(x) = sigmoid)
+    decision_threshold: ClassVar[float | None] = 0.0  # score above = "real"; None: midpoint of the means
+    confident_margin: ClassVar[float | None] = 2.1972  # |score| beyond this = a confident verdict (logit of 0.9)
     generator_losses: ClassVar[dict[str, Callable[[Tensor], Tensor]]] = GENERATOR_LOSSES
 
     @staticmethod
@@ -76,6 +78,13 @@ class AdversarialFamily(Family):
         scores = scores.detach().float()
         return torch.sigmoid(scores).mean() if self.scores_are_logits else scores.mean()
 
+    def _accuracy(self, real: Tensor, fake: Tensor) -> Tensor:
+        """Fraction of real and fake samples D classifies correctly (for the non-convergence check)."""
+        threshold = self.decision_threshold
+        if threshold is None:
+            threshold = float((real.float().mean() + fake.float().mean()) / 2)
+        return ((real > threshold).float().mean() + (fake <= threshold).float().mean()) / 2
+
     def discriminator_step(self, batch: Batch, state: StepState) -> dict[str, Tensor]:
         generator, discriminator = self.nets["generator"], self.nets["discriminator"]
         real = batch["x"]
@@ -86,7 +95,12 @@ class AdversarialFamily(Family):
         real_scores = discriminator(real)
         fake_scores = discriminator(fake.detach())
         loss = self.discriminator_loss(real_scores, fake_scores)
-        out = {"real": self._summary(real_scores), "fake": self._summary(fake_scores)}
+        out = {"real": self._summary(real_scores), "fake": self._summary(fake_scores),
+               "accuracy": self._accuracy(real_scores.detach(), fake_scores.detach())}
+        if self.confident_margin is not None:  # D winning outright: confident and right on both sides
+            margin = self.confident_margin
+            out["confident"] = ((real_scores.detach() > margin).float().mean()
+                                + (fake_scores.detach() < -margin).float().mean()) / 2
         # 3. Regularisers (gradient penalty, ...) join the loss and the log.
         for name, term in self.regularize(real, fake.detach()).items():
             loss = loss + term

@@ -54,17 +54,24 @@ class MetricsLogger:
     def advance(self) -> None:
         self.bar.update(1)
 
-    def write(self, step: int, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Close the interval ending at `step`: one record to metrics.jsonl and the bar's text."""
+    def write(self, step: int) -> dict[str, Any]:
+        """Close the interval ending at `step` and emit its record."""
+        return self.emit(self.summarize(step))
+
+    def summarize(self, step: int) -> dict[str, Any]:
+        """Means of the interval ending at `step` (not yet written, so others can add to it)."""
         now = time.perf_counter()
         elapsed = max(now - self.last_time, 1e-9)
         record: dict[str, Any] = {"step": step}
         record.update({k: self.sums[k] / self.counts[k] for k in sorted(self.sums)})
         record["images_per_s"] = (step - self.last_step) * self.batch_size / elapsed
         record["time"] = time.time()
-        record.update(extra or {})
         self.sums, self.counts = {}, {}
         self.last_step, self.last_time = step, now
+        return record
+
+    def emit(self, record: dict[str, Any]) -> dict[str, Any]:
+        """One record to metrics.jsonl and the bar's text."""
         if self.file is not None:
             self.file.write(json.dumps(record) + "\n")
             self.file.flush()

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from ganforge.config import Config
 from ganforge.data import EpochSampler, TensorData
+from ganforge.diagnostics import Diagnostics, diversity
 from ganforge.errors import DataError, TrainingDiverged
 from ganforge.families import Family, StepState, get_family
 from ganforge.grid import image_grid, save_png, scatter_plot
@@ -28,6 +29,11 @@ from ganforge.train.rundir import RunDir, export_generator
 
 GRID_IMAGES = 64
 SCATTER_POINTS = 2000
+
+
+def gradient_norm(net: nn.Module) -> float:
+    grads = [p.grad for p in net.parameters() if p.grad is not None]
+    return float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))) if grads else 0.0
 
 
 def seed_everything(seed: int) -> None:
@@ -76,6 +82,12 @@ class Trainer:
         self.fixed_latent = self.family.sample_latent(count, "cpu", torch.Generator().manual_seed(train.seed + 1))
         self._stop_requested = False
         self._refreshed_at = -1
+        self.diagnostics: Diagnostics | None = None
+        if train.diagnostics:
+            count = min(GRID_IMAGES, len(data))
+            reference = torch.randperm(len(data), generator=torch.Generator().manual_seed(train.seed))[:count]
+            real = data.spec.decode(data.batch(reference, torch.device("cpu"))["x"])
+            self.diagnostics = Diagnostics(real_diversity=diversity(real))
 
     # -- the loop ------------------------------------------------------------------------------
     def fit(self) -> None:
@@ -123,6 +135,7 @@ class Trainer:
             optimizer.zero_grad(set_to_none=True)
             out["loss"].backward()
             self.backend.reduce_gradients(self.nets[phase.module])
+            values["grad_norm"] = gradient_norm(self.nets[phase.module])
             optimizer.step()
             if phase.after_step is not None:
                 phase.after_step()
@@ -139,7 +152,13 @@ class Trainer:
     def _periodic(self, logger: MetricsLogger) -> None:
         train, step, last = self.config.train, self.step, self.step == self.config.train.steps
         if step % train.log_every == 0 or last:
-            logger.write(step)
+            record = logger.summarize(step)
+            found = []
+            if self.diagnostics is not None:
+                found = self.diagnostics.observe(record, self._diagnostic_samples())
+            logger.emit(record)
+            for diagnosis in found:
+                logger.warning(step, diagnosis.kind, diagnosis.message)
         if not self.backend.is_main:
             return
         if step % train.sample_every == 0 or last:
@@ -148,6 +167,14 @@ class Trainer:
             self._save(step)
 
     # -- sampling, saving ----------------------------------------------------------------------
+    @torch.no_grad()
+    def _diagnostic_samples(self) -> Tensor:
+        """The current (not EMA) G on fixed noise, with its running BatchNorm statistics."""
+        self.generator.eval()
+        out = self.generator(self.fixed_latent[:GRID_IMAGES].to(self.backend.device))
+        self.generator.train()
+        return self.data.spec.decode(out).cpu()
+
     def sampling_net(self) -> nn.Module:
         """G as used for sampling now: the EMA copy with BatchNorm statistics of its own weights."""
         if self.ema is None:

@@ -1,0 +1,115 @@
+"""Live diagnostics for the failure modes the articles name: mode collapse, vanishing gradients,
+non-convergence (and divergence, which the trainer stops on). Each warning carries its remedy."""
+
+from __future__ import annotations
+
+import statistics
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+COLLAPSE_RATIO = 0.02         # fixed-noise diversity below this fraction of the real data's = collapse
+PINNED = 0.99                 # D confidently right (or plainly wrong) on this fraction of samples = pinned
+VANISHED_FRACTION = 0.01      # G gradient norm below this fraction of its early level = vanished
+OSCILLATION_CV = 0.5          # G-loss std / |mean| above this with no trend = oscillating
+
+REMEDIES = {
+    "mode_collapse": "G maps different noise to nearly the same output. Try minibatch diversity or packing "
+                     "(a D that sees several samples), wgan-gp or sngan, a lower lr_g, or more D steps (n_critic).",
+    "vanishing_gradients": "D rejects every fake and G's gradient has all but vanished. Use the non-saturating "
+                           "G loss (--model.g_loss non-saturating), a lower lr_d, or wgan-gp/sngan.",
+    "non_convergence": "D's verdicts are pinned, so the game is not moving toward balance. Balance the players: "
+                       "lower lr_d or raise lr_g (two time-scales), label smoothing or instance noise, or wgan-gp.",
+    "oscillation": "losses swing without a trend. Lower both learning rates, use Adam beta1 = 0.5 or 0, "
+                   "or switch to wgan-gp/sngan.",
+}
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    kind: str
+    message: str
+
+
+def diversity(samples: Tensor) -> float:
+    """Mean pairwise L2 distance between flattened samples."""
+    flat = samples.detach().float().flatten(1)
+    if len(flat) < 2:
+        return 0.0
+    distances = torch.cdist(flat, flat)
+    n = len(flat)
+    return float(distances.sum() / (n * (n - 1)))
+
+
+def trend_free_oscillation(values: list[float]) -> bool:
+    """Large relative swings with a least-squares slope that explains little of them.
+
+    Only for positive losses (BCE, least squares): Wasserstein and hinge G losses hover around zero,
+    where a relative spread means nothing.
+    """
+    if min(values) <= 0:
+        return False
+    mean = statistics.fmean(values)
+    spread = statistics.pstdev(values)
+    if spread <= OSCILLATION_CV * max(abs(mean), 1e-8):
+        return False
+    xs = list(range(len(values)))
+    slope = statistics.linear_regression(xs, values).slope
+    return abs(slope) * (len(values) - 1) < spread
+
+
+class Diagnostics:
+    """Watches log records and fixed-noise samples; warns once per episode of each failure."""
+
+    def __init__(self, real_diversity: float, window: int = 5) -> None:
+        self.real_diversity = real_diversity
+        self.window = window
+        self.records: deque[dict[str, Any]] = deque(maxlen=window)
+        self.early_grad_norms: list[float] = []
+        self.active: set[str] = set()
+        self.seen = 0
+
+    def observe(self, record: dict[str, Any], samples: Tensor | None = None) -> list[Diagnosis]:
+        """Add one log record (and samples from fixed noise); returns newly raised warnings."""
+        self.records.append(record)
+        self.seen += 1
+        if "G/grad_norm" in record and len(self.early_grad_norms) < self.window:
+            self.early_grad_norms.append(record["G/grad_norm"])
+        found: dict[str, str] = {}
+        # The first record is skipped: an untrained G is close to constant, which is not yet collapse.
+        if samples is not None and self.real_diversity > 0 and self.seen > 1:
+            ratio = diversity(samples) / self.real_diversity
+            record["diversity_ratio"] = ratio
+            if ratio < COLLAPSE_RATIO:
+                found["mode_collapse"] = (f"mode collapse: samples from fixed noise are {ratio:.1%} as diverse as "
+                                          "real data")
+        full = len(self.records) == self.window
+        accuracies = [r["D/accuracy"] for r in self.records if "D/accuracy" in r]
+        confident = [r["D/confident"] for r in self.records if "D/confident" in r]
+        wins = full and len(confident) == self.window and min(confident) >= PINNED
+        if wins:
+            found["non_convergence"] = (f"non-convergence: D has been confidently right on >= {PINNED:.0%} of real "
+                                        f"and fake samples for {self.window} log steps: it wins outright")
+        if full and len(accuracies) == self.window:
+            if max(accuracies) <= 1 - PINNED:
+                found["non_convergence"] = (f"non-convergence: D has been wrong on nearly every sample for "
+                                            f"{self.window} log steps; D is too weak")
+            elif max(accuracies) >= 0.9 and min(accuracies) <= 0.1:
+                found["oscillation"] = ("non-convergence: D's accuracy swings between below 10% and above 90% "
+                                        "within a few log steps")
+            norms = [r.get("G/grad_norm") for r in self.records]
+            if (wins and self.early_grad_norms and None not in norms
+                    and max(norms) < VANISHED_FRACTION * statistics.median(self.early_grad_norms)):
+                found["vanishing_gradients"] = (f"vanishing gradients: G's gradient norm fell to {max(norms):.2e} "
+                                                f"(early: {statistics.median(self.early_grad_norms):.2e}) while D "
+                                                "wins")
+        g_losses = [r["G/loss"] for r in self.records if "G/loss" in r]
+        if full and len(g_losses) == self.window and trend_free_oscillation(g_losses):
+            found["oscillation"] = "non-convergence: the G loss oscillates without a trend"
+        raised = [Diagnosis(kind, f"{text}. {REMEDIES[kind]}") for kind, text in found.items()
+                  if kind not in self.active]
+        self.active = set(found)
+        return raised
