@@ -163,3 +163,14 @@ def test_sampler_gives_each_rank_disjoint_batches() -> None:
     ranks = [EpochSampler(40, 5, seed=0, rank=r, world_size=2) for r in range(2)]
     seen = [set(s.next_indices().tolist()) for s in ranks]
     assert not seen[0] & seen[1]
+
+
+def test_stacked_mnist_has_a_real_digit_per_channel_and_1000_modes() -> None:
+    stacked = load_data(DataConfig(source="stacked-mnist"))
+    digits = load_data(DataConfig(source="mnist"))
+    assert stacked.x.shape == (50_000, 3, 28, 28) and stacked.spec.num_classes == 1000
+    assert len(torch.unique(stacked.y)) == 1000
+    label = int(stacked.y[0])
+    for channel, digit in enumerate((label // 100, label // 10 % 10, label % 10)):
+        matches = (digits.x[:, 0] == stacked.x[0, channel]).flatten(1).all(dim=1)
+        assert digits.y[matches].tolist()[0] == digit

