@@ -1,8 +1,7 @@
-"""The Python API: train(), resume(), load() and Run, the handle on a run folder."""
+"""The Python API: train(), resume() and load()."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -12,67 +11,20 @@ from torch import Tensor
 
 from ganforge.atomic import write_atomic, write_text_atomic
 from ganforge.config import Config, Overrides, coerce, from_overrides, to_overrides, to_toml
-from ganforge.data import DataSpec, load_data
+from ganforge.console import note
+from ganforge.data import TensorData, load_data
 from ganforge.errors import CheckpointError, ConfigError
-from ganforge.latent import sample_latent
+from ganforge.evaluate import Evaluator, plan
 from ganforge.recipes import load_user_overrides, resolve
+from ganforge.run import Run
 from ganforge.train.checkpoint import list_checkpoints
-from ganforge.train.rundir import RunDir, load_generator
+from ganforge.train.rundir import RunDir
 from ganforge.train.trainer import Trainer
 
 # Keys a resumed run may change: schedule and bookkeeping only, never the model or the data.
 RESUMABLE_KEYS = ("train.steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
-                  "train.keep_checkpoints", "train.progress", "train.device")
-
-
-class Run:
-    """A run folder: its config, metrics and exported generator."""
-
-    def __init__(self, root: str | Path) -> None:
-        self.dir = RunDir(root)
-        if not self.dir.is_run():
-            raise CheckpointError(f"'{root}' is not a ganforge run folder (no config.toml); pass the --out folder "
-                                  "of a 'ganforge train' run")
-        self._generator: torch.nn.Module | None = None
-        self._meta: dict[str, Any] = {}
-
-    @property
-    def config(self) -> Config:
-        return self.dir.read_config()
-
-    @property
-    def spec(self) -> DataSpec:
-        self._load()
-        return DataSpec.from_dict(self._meta["data"])
-
-    @property
-    def step(self) -> int:
-        self._load()
-        return int(self._meta["step"])
-
-    def _load(self) -> torch.nn.Module:
-        if self._generator is None:
-            self._generator, self._meta = load_generator(self.dir)
-        return self._generator
-
-    @torch.no_grad()
-    def sample(self, n: int, seed: int = 0, device: str = "cpu", raw: bool = False) -> Tensor:
-        """n samples in data units (images in [0, 1], shape (n, C, H, W)); `raw` keeps G's own range."""
-        if n < 1:
-            raise ConfigError(f"number of samples must be at least 1, got {n}")
-        net = self._load().to(device)
-        latent = self._meta["latent"]
-        z = sample_latent(n, latent["dim"], latent["dist"], device, torch.Generator().manual_seed(seed))
-        out = torch.cat([net(chunk) for chunk in z.split(256)])
-        return out.cpu() if raw else self.spec.decode(out).cpu()
-
-    def metrics(self) -> list[dict[str, Any]]:
-        if not self.dir.metrics.is_file():
-            return []
-        return [json.loads(line) for line in self.dir.metrics.read_text(encoding="utf-8").splitlines() if line]
-
-    def __repr__(self) -> str:
-        return f"Run('{self.dir.root}')"
+                  "train.keep_checkpoints", "train.progress", "train.device", "train.eval_every",
+                  "train.eval_metrics", "train.eval_features", "train.eval_samples", "train.diagnostics")
 
 
 def _user_values(config: Config | Overrides | str | Path | None) -> Overrides:
@@ -103,10 +55,24 @@ def train(config: Config | Overrides | str | Path | None = None, out: str | Path
     return train_resolved(resolve(user), out, overwrite)
 
 
+def build_evaluator(config: Config, data: TensorData) -> Evaluator | None:
+    """The in-training evaluator for train.eval_every > 0 (None otherwise)."""
+    train = config.train
+    if train.eval_every == 0:
+        return None
+    evaluation = plan(config, data.spec.kind, train.eval_metrics, train.eval_features)
+    for text in evaluation.notes:
+        note(text)
+    device = "cuda" if train.device.startswith("cuda") or (train.device == "auto" and torch.cuda.is_available()) \
+        else "cpu"
+    return Evaluator(config, data, evaluation, train.eval_samples, device=device, progress=False)
+
+
 def train_resolved(config: Config, out: str | Path, overwrite: bool) -> Run:
     run_dir = RunDir(out)
     data = load_data(config.data)
-    trainer = Trainer(config, run_dir, data)  # validates nets and data before the folder is touched
+    # validates nets and data before the folder is touched
+    trainer = Trainer(config, run_dir, data, evaluator=build_evaluator(config, data))
     if trainer.backend.is_main:
         run_dir.prepare_new(config, overwrite)
     trainer.backend.barrier()
@@ -142,7 +108,8 @@ def resume_with(run: str | Path, changes: Overrides) -> Run:
     step = int(latest.name.split("-")[1])
     if config.train.steps <= step:
         raise ConfigError(f"run '{run}' is already at step {step}; pass --train.steps above {step} to train further")
-    trainer = Trainer(config, run_dir, load_data(config.data), resume_from=latest)
+    data = load_data(config.data)
+    trainer = Trainer(config, run_dir, data, resume_from=latest, evaluator=build_evaluator(config, data))
     write_text_atomic(run_dir.config, to_toml(config))
     try:
         trainer.fit()

@@ -1,4 +1,4 @@
-"""`ganforge train|resume|sample|list`: user errors print one line and exit with status 2."""
+"""`ganforge train|resume|sample|eval|list`: user errors print one line and exit with status 2."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from pathlib import Path
 
 from ganforge.api import Run, resume_with, save_array, train_resolved
 from ganforge.config import Overrides, coerce, parse_cli_overrides
-from ganforge.data import BUILTIN
+from ganforge.data import BUILTIN, load_data
 from ganforge.errors import GanforgeError
+from ganforge.evaluate import ALL_METRICS, PACGAN_SAMPLES, Evaluator, format_table, plan, timed, write_result
 from ganforge.families import FAMILIES
 from ganforge.grid import image_grid, save_png, scatter_plot
 from ganforge.nets import NETS
@@ -64,6 +65,18 @@ def build_parser() -> argparse.ArgumentParser:
                         help="png grid (scatter for points) or npy array; default from --out's suffix, else png")
     sample.add_argument("--device", default="cpu", help="device to sample on (default cpu)")
 
+    evaluate = commands.add_parser("eval", help="score a run: FID, KID, IS, precision/recall, density/coverage, modes",
+                                   allow_abbrev=False)
+    evaluate.add_argument("run", help="run folder")
+    evaluate.add_argument("--metrics", default="auto",
+                          help=f"comma list of {', '.join(ALL_METRICS)} (default: by kind of data)")
+    evaluate.add_argument("--features", default="auto",
+                          help="comma list of inception, mnist (default: Inception + the data set's own classifier)")
+    evaluate.add_argument("--n", type=int, default=None,
+                          help="generated samples (default 10,000 for images; 2,500 for mixtures)")
+    evaluate.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    evaluate.add_argument("--device", default="cpu", help="device for G and the feature networks (default cpu)")
+
     commands.add_parser("list", help="families, data sets, recipes and nets")
     return parser
 
@@ -112,6 +125,29 @@ def command_sample(args: argparse.Namespace, dotted: Overrides) -> int:
     return 0
 
 
+def command_eval(args: argparse.Namespace, dotted: Overrides) -> int:
+    if dotted:
+        raise GanforgeError(f"'ganforge eval' takes no config keys (got {next(iter(dotted))})")
+    run = Run(args.run)
+    config = run.config
+    data = load_data(config.data)
+    evaluation = plan(config, data.spec.kind, args.metrics, args.features)
+    for text in evaluation.notes:
+        print(f"note: {text}", file=sys.stderr)
+    n = args.n or (10_000 if data.spec.kind == "image" else PACGAN_SAMPLES)
+    if n < 2:
+        raise GanforgeError(f"--n must be at least 2, got {n}")
+    evaluator = Evaluator(config, data, evaluation, n, device=args.device, progress=True)
+    results, seconds = timed(lambda: evaluator(lambda k, s: run.sample(k, seed=s, device=args.device), args.seed))
+    record = {"run": str(run.dir.root), "step": run.step, "seed": args.seed, "wall_time_s": round(seconds, 1),
+              "results": results, "protocol": evaluator.protocol()}
+    path = run.dir.evals / f"step-{run.step:07d}.json"
+    write_result(path, record)
+    print(format_table(results))
+    print(f"{n} generated samples at step {run.step}; {seconds:.1f} s; written to {path}")
+    return 0
+
+
 def command_list(args: argparse.Namespace, dotted: Overrides) -> int:
     print("families:")
     for name, family in FAMILIES.items():
@@ -130,7 +166,8 @@ def command_list(args: argparse.Namespace, dotted: Overrides) -> int:
     return 0
 
 
-COMMANDS = {"train": command_train, "resume": command_resume, "sample": command_sample, "list": command_list}
+COMMANDS = {"train": command_train, "resume": command_resume, "sample": command_sample, "eval": command_eval,
+            "list": command_list}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -60,6 +60,10 @@ class TrainConfig:
     diagnostics: bool = True         # warn about mode collapse, vanishing gradients, non-convergence
     sample_every: int = 500          # steps between sample grids
     checkpoint_every: int = 1000     # steps between checkpoints
+    eval_every: int = 0              # steps between evaluations (0 = never); the best generator is kept in best/
+    eval_metrics: str = "auto"       # comma list of fid, kid, is, pr, dc, classes, modes; auto = by kind of data
+    eval_features: str = "auto"      # comma list of inception, mnist; auto = Inception + the domain classifier
+    eval_samples: int = 2000         # generated samples per evaluation
     keep_checkpoints: int = 2        # newest checkpoints kept on disk
     progress: bool = True            # show the progress bar
 
@@ -87,7 +91,7 @@ POSITIVE: tuple[str, ...] = (
     "model.latent_dim", "model.g_width", "model.d_width", "model.mlp_hidden", "model.mlp_layers",
     "train.steps", "train.batch_size", "train.lr_g", "train.lr_d", "train.n_critic",
     "train.log_every", "train.sample_every", "train.checkpoint_every", "train.keep_checkpoints",
-    "data.max_samples",
+    "data.max_samples", "train.eval_samples",
 )
 
 Overrides = dict[str, Any]
@@ -209,6 +213,8 @@ def validate(config: Config) -> None:
     for key in POSITIVE:
         if flat[key] is not None and flat[key] <= 0:
             raise ConfigError(f"config key '{key}' got {flat[key]!r}; expected a number above 0")
+    if config.train.eval_every < 0:
+        raise ConfigError(f"config key 'train.eval_every' got {config.train.eval_every!r}; expected 0 (never) or more")
     if not 0.0 <= config.train.ema_decay < 1.0:
         raise ConfigError(f"config key 'train.ema_decay' got {config.train.ema_decay!r}; expected 0 <= decay < 1")
     if not all(0.0 <= b < 1.0 for b in config.train.betas):

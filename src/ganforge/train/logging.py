@@ -75,8 +75,9 @@ class MetricsLogger:
         if self.file is not None:
             self.file.write(json.dumps(record) + "\n")
             self.file.flush()
-        shown = [f"{label} {record[key]:.3f}" for key, label in BAR_FIELDS if key in record]
-        self.bar.set_postfix_str(" | ".join([*shown, f"{record['images_per_s']:.0f} img/s"]), refresh=False)
+        if "images_per_s" in record:  # a training record (evaluation records only go to the file)
+            shown = [f"{label} {record[key]:.3f}" for key, label in BAR_FIELDS if key in record]
+            self.bar.set_postfix_str(" | ".join([*shown, f"{record['images_per_s']:.0f} img/s"]), refresh=False)
         return record
 
     def warning(self, step: int, kind: str, message: str) -> None:

@@ -17,7 +17,7 @@ from ganforge.errors import CheckpointError, ConfigError
 from ganforge.nets import net_spec, rebuild_net
 
 ARTEFACTS = ("config.toml", "checkpoints", "samples", "metrics.jsonl", "generator.safetensors", "generator.json",
-             "eval")
+             "eval", "best")
 EXPORT_FORMAT = 1
 
 
@@ -32,6 +32,8 @@ class RunDir:
         self.metrics = self.root / "metrics.jsonl"
         self.generator_weights = self.root / "generator.safetensors"
         self.generator_meta = self.root / "generator.json"
+        self.best = self.root / "best"
+        self.evals = self.root / "eval"
 
     def is_run(self) -> bool:
         return self.config.is_file()
@@ -64,12 +66,13 @@ class RunDir:
         return from_overrides(read_toml(self.config))
 
 
-def export_generator(run: RunDir, generator: nn.Module, meta: dict[str, Any]) -> None:
-    """Write generator.safetensors + generator.json: all that `ganforge sample` needs."""
+def export_generator(run: RunDir, generator: nn.Module, meta: dict[str, Any], folder: Path | None = None) -> None:
+    """Write generator.safetensors + generator.json (into the run folder, or `folder`): all `sample` needs."""
+    target = folder or run.root
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in generator.state_dict().items()}
-    write_atomic(run.generator_weights, lambda temp: save_file(tensors, str(temp)))
+    write_atomic(target / run.generator_weights.name, lambda temp: save_file(tensors, str(temp)))
     record = {"format": EXPORT_FORMAT, "net": net_spec(generator), **meta}
-    write_text_atomic(run.generator_meta, json.dumps(record, indent=2))
+    write_text_atomic(target / run.generator_meta.name, json.dumps(record, indent=2))
 
 
 def load_generator(run: RunDir) -> tuple[nn.Module, dict[str, Any]]:

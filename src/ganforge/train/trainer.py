@@ -7,6 +7,7 @@ import math
 import random
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -29,6 +30,8 @@ from ganforge.train.rundir import RunDir, export_generator
 
 GRID_IMAGES = 64
 SCATTER_POINTS = 2000
+# An evaluator scores a sampler (n, seed) -> decoded samples; the API layer builds it from the metrics.
+Evaluator = Callable[[Callable[[int, int], Tensor], int], dict[str, Any]]
 
 
 def gradient_norm(net: nn.Module) -> float:
@@ -45,9 +48,11 @@ def seed_everything(seed: int) -> None:
 class Trainer:
     """Build everything a run needs, optionally restore a checkpoint, then `fit()`."""
 
-    def __init__(self, config: Config, run: RunDir, data: TensorData, resume_from: Path | None = None) -> None:
+    def __init__(self, config: Config, run: RunDir, data: TensorData, resume_from: Path | None = None,
+                 evaluator: Evaluator | None = None) -> None:
         train = config.train
-        self.config, self.run, self.data = config, run, data
+        self.config, self.run, self.data, self.evaluator = config, run, data, evaluator
+        self.best: dict[str, Any] = {}  # {"key": metric, "value": best value, "step": step}
         self.backend = Backend(train)
         if len(data) < train.batch_size * self.backend.world_size:
             raise DataError(f"data source '{data.spec.name}' has {len(data)} samples, fewer than one batch "
@@ -76,6 +81,7 @@ class Trainer:
             self.sampler.load_state_dict(state["sampler"])
             if self.ema is not None:
                 self.ema.updates = int(state["ema_updates"])
+            self.best = dict(state.get("best", {}))
 
         # Fixed noise for sample grids, from a private RNG so grids never change the training stream.
         count = GRID_IMAGES if data.spec.kind == "image" else SCATTER_POINTS
@@ -163,6 +169,8 @@ class Trainer:
             return
         if step % train.sample_every == 0 or last:
             self.save_sample_grid(self.run.samples / f"step-{step:07d}.png")
+        if self.evaluator is not None and (step % train.eval_every == 0 or last):
+            self._evaluate(logger)
         if step % train.checkpoint_every == 0 or last:
             self._save(step)
 
@@ -203,20 +211,36 @@ class Trainer:
             reference = self.data.spec.decode(self.data.x[:SCATTER_POINTS])
             save_png(scatter_plot(samples, reference), path)
 
+    def _evaluate(self, logger: MetricsLogger) -> None:
+        """Score the sampling net; keep its export in best/ when the first metric improves."""
+        from ganforge.evaluate import is_better  # the trainer needs only this rule, not the metrics
+
+        assert self.evaluator is not None
+
+        def generate(n: int, seed: int) -> Tensor:
+            return self.generate(self.family.sample_latent(n, "cpu", torch.Generator().manual_seed(seed)))
+
+        results = self.evaluator(generate, self.config.train.seed + 2)
+        logger.emit({"step": self.step, **{f"eval/{k}": v for k, v in results.items()}})
+        key = self.best.get("key") or next((k for k in results if not k.endswith("_std")), None)
+        if key is not None and key in results and is_better(key, float(results[key]), self.best.get("value")):
+            self.best = {"key": key, "value": float(results[key]), "step": self.step}
+            self.run.best.mkdir(exist_ok=True)
+            export_generator(self.run, self.sampling_net(), {**self._export_meta(self.step), "best": self.best},
+                             folder=self.run.best)
+
+    def _export_meta(self, step: int) -> dict[str, Any]:
+        model = self.config.model
+        return {"family": model.family, "latent": {"dim": model.latent_dim, "dist": model.latent_dist},
+                "data": self.data.spec.to_dict(), "step": step, "weights": "ema" if self.ema else "raw"}
+
     def _save(self, step: int) -> Path:
         extra: dict[str, Any] = {"sampler": self.sampler.state_dict(),
-                                 "ema_updates": self.ema.updates if self.ema else 0}
+                                 "ema_updates": self.ema.updates if self.ema else 0, "best": self.best}
         path = save_checkpoint(self.run.checkpoints, step, self.nets, self.optimizers, extra,
                                self.ema.model if self.ema else None)
         prune_checkpoints(self.run.checkpoints, self.config.train.keep_checkpoints)
-        model = self.config.model
-        export_generator(self.run, self.sampling_net(), {
-            "family": model.family,
-            "latent": {"dim": model.latent_dim, "dist": model.latent_dist},
-            "data": self.data.spec.to_dict(),
-            "step": step,
-            "weights": "ema" if self.ema else "raw",
-        })
+        export_generator(self.run, self.sampling_net(), self._export_meta(step))
         return path
 
     def _diverged(self, phase: str, value: float) -> None:

