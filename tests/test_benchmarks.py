@@ -1,0 +1,30 @@
+"""The benchmarks run (in their --quick mode) and print their figures."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def run_quick(name: str) -> str:
+    result = subprocess.run([sys.executable, str(BENCHMARKS / name), "--quick"], capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def test_throughput_benchmark_compares_both_loops() -> None:
+    out = run_quick("throughput.py")
+    assert "reference" in out and "ganforge (EMA on)" in out and "ratio to reference" in out
+
+
+@pytest.mark.slow
+@pytest.mark.inception
+def test_metrics_speed_benchmark_runs() -> None:
+    pytest.importorskip("torchmetrics")
+    assert "speed ratio ganforge / torchmetrics" in run_quick("metrics_speed.py")
