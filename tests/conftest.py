@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,15 @@ TINY: dict[str, Any] = {
 def tiny(**overrides: Any) -> dict[str, Any]:
     """TINY with dotted overrides written as data__source='ring'."""
     return {**TINY, **{k.replace("__", "."): v for k, v in overrides.items()}}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One GANFORGE_CACHE for the whole session: the MNIST classifier trains once, and never into ~/.cache."""
+    root = tmp_path_factory.mktemp("ganforge-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GANFORGE_CACHE", str(root))
+        yield root
 
 
 @pytest.fixture

@@ -79,11 +79,11 @@ class Diagnostics:
         if "G/grad_norm" in record and len(self.early_grad_norms) < self.window:
             self.early_grad_norms.append(record["G/grad_norm"])
         found: dict[str, str] = {}
-        # The first record is skipped: an untrained G is close to constant, which is not yet collapse.
-        if samples is not None and self.real_diversity > 0 and self.seen > 1:
+        if samples is not None and self.real_diversity > 0:
             ratio = diversity(samples) / self.real_diversity
             record["diversity_ratio"] = ratio
-            if ratio < COLLAPSE_RATIO:
+            # The first record is not judged: an untrained G is close to constant, which is not yet collapse.
+            if ratio < COLLAPSE_RATIO and self.seen > 1:
                 found["mode_collapse"] = (f"mode collapse: samples from fixed noise are {ratio:.1%} as diverse as "
                                           "real data")
         full = len(self.records) == self.window

@@ -38,7 +38,7 @@ def check_images(images: Tensor) -> Tensor:
     if not images.is_floating_point():
         raise DataError(f"images must be uint8 (0-255) or float (0-1); got dtype {images.dtype}")
     low, high = float(images.min()), float(images.max())
-    if not (0.0 <= low and high <= 1.0):  # also rejects NaN, whose comparisons are all False
+    if not (low >= 0.0 and high <= 1.0):  # also rejects NaN, whose comparisons are all False
         raise DataError(f"float images must lie in [0, 1]; got values in [{low:.4g}, {high:.4g}] "
                         "(decode net output with DataSpec.decode, or pass uint8)")
     return images

