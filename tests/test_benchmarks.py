@@ -28,3 +28,8 @@ def test_throughput_benchmark_compares_both_loops() -> None:
 def test_metrics_speed_benchmark_runs() -> None:
     pytest.importorskip("torchmetrics")
     assert "speed ratio ganforge / torchmetrics" in run_quick("metrics_speed.py")
+
+
+def test_mode_collapse_benchmark_prints_rows_beside_the_published_ones() -> None:
+    out = run_quick("mode_collapse.py")
+    assert "GAN" in out and "PacGAN2" in out and "7.9 / 95.6 / 0.07" in out

@@ -98,3 +98,14 @@ def test_training_evaluates_and_keeps_the_best_generator(tmp_path: Path) -> None
     best = json.loads((out / "best" / "generator.json").read_text())["best"]
     assert best["key"] == "modes/modes" and best["value"] == max(r["eval/modes/modes"] for r in evals)
     assert (out / "best" / "generator.safetensors").is_file()
+
+
+def test_stacked_mnist_modes_count_real_triples_and_catch_collapse() -> None:
+    from ganforge.evaluate import stacked_modes
+
+    real = load_data(from_overrides({"data.source": "stacked-mnist", "data.max_samples": 2000}).data)
+    score = stacked_modes(real.x, "cpu")
+    expected = len(torch.unique(real.y))  # distinct triples among these 2,000 (about 1 - e^-2 of 1,000)
+    assert abs(score["modes"] - expected) <= 0.05 * expected and score["modes_kl"] < 1.0
+    collapsed = stacked_modes(real.x[:1].repeat(50, 1, 1, 1), "cpu")
+    assert collapsed["modes"] == 1 and collapsed["modes_kl"] == pytest.approx(math.log(1000))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,39 @@ def test_wgan_clips_the_critic(tmp_path: Path) -> None:
 def test_unknown_family_lists_the_valid_ones() -> None:
     with pytest.raises(ConfigError, match="unknown family 'stylegan'; valid families: vanilla, dcgan, wgan"):
         resolve({"model.family": "stylegan"})
+
+
+STABILISERS = {
+    "pack": {"model.pack": 2},
+    "minibatch_std": {"model.minibatch_std": True},
+    "r1_r2": {"train.r1_gamma": 1.0, "train.r2_gamma": 1.0},
+    "label_smoothing": {"train.label_smoothing": 0.1},
+    "instance_noise": {"train.instance_noise": 0.1},
+    "diffaugment": {"train.augment": "diffaugment"},
+}
+
+
+@pytest.mark.parametrize("source", ["ring", "digits"])
+@pytest.mark.parametrize("name", STABILISERS)
+def test_stabilisers_train(name: str, source: str, tmp_path: Path) -> None:
+    run = ganforge.train({**tiny(data__source=source, model__family="dcgan" if source == "digits" else "vanilla",
+                                 train__steps=4), **STABILISERS[name]}, out=tmp_path / "r")
+    records = [r for r in run.metrics() if "D/loss" in r]
+    assert records and all(math.isfinite(r["D/loss"]) for r in records)
+    if name == "r1_r2":
+        assert "D/r1" in records[0] and "D/r2" in records[0]
+
+
+def test_packing_shows_d_groups_of_samples() -> None:
+    family, data = build("vanilla", data__source="ring", model__pack=4)
+    seen: list[tuple[int, ...]] = []
+    family.nets["discriminator"].register_forward_hook(lambda m, i, o: seen.append(tuple(i[0].shape)))
+    family.phases()[0].loss_fn(data.batch(torch.arange(8), torch.device("cpu")), ganforge.families.StepState(0))
+    assert seen[0] == (2, 8)  # 8 samples of 2-D points -> 2 rows of 4 packed points
+
+
+def test_stabiliser_misuse_is_refused() -> None:
+    with pytest.raises(ConfigError, match="label_smoothing applies to the BCE families"):
+        build("wgan-gp", data__source="ring", train__label_smoothing=0.1)
+    with pytest.raises(ConfigError, match=r"must be a multiple of model.pack \(3\)"):
+        resolve({"data.source": "ring", "model.pack": 3, "train.batch_size": 64})

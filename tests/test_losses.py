@@ -64,3 +64,11 @@ def test_minimax_gradient_vanishes_where_non_saturating_does_not() -> None:
 def test_bce_is_stable_for_huge_logits() -> None:
     value = losses.bce_discriminator(torch.tensor([1e4]), torch.tensor([-1e4]))
     assert torch.isfinite(value) and value.item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_one_sided_label_smoothing_targets_real_at_one_minus_s() -> None:
+    real, fake = t(REAL), t(FAKE)
+    smoothed = losses.bce_discriminator(real, fake, real_target=0.9).item()
+    expected = mean([-(0.9 * math.log(sigmoid(r)) + 0.1 * math.log(1 - sigmoid(r))) for r in REAL]) + mean(
+        [-math.log(1 - sigmoid(f)) for f in FAKE])
+    assert smoothed == pytest.approx(expected, rel=1e-12)

@@ -81,3 +81,15 @@ def test_unknown_net_or_argument_is_refused() -> None:
         build_net("resnet9")
     with pytest.raises(CheckpointError, match="unknown arguments"):
         build_net("mlp_generator", latent_dim=2, out_shape=(2,), depth=3)
+
+
+def test_minibatch_std_feature_reflects_batch_diversity() -> None:
+    from ganforge.nets.layers import MinibatchStd
+
+    same = MinibatchStd()(torch.ones(4, 3, 2, 2))
+    assert same.shape == (4, 4, 2, 2) and same[:, 3].abs().max() == 0
+    varied = MinibatchStd()(torch.tensor([[0.0, 0.0], [2.0, 2.0]]))
+    assert varied[:, 2].tolist() == [1.0, 1.0]  # population std of (0, 2) is 1
+    d = build_net("dcgan_discriminator", resolution=16, channels=1, width=4, norm="none", minibatch_std=True)
+    m = build_net("mlp_discriminator", in_shape=(2,), hidden=8, layers=2, minibatch_std=True)
+    assert d(torch.randn(3, 1, 16, 16)).shape == (3,) and m(torch.randn(3, 2)).shape == (3,)

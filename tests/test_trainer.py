@@ -49,9 +49,9 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path, monke
     calls = {"n": 0}
     real_loss = losses.bce_discriminator
 
-    def poisoned(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    def poisoned(real: torch.Tensor, fake: torch.Tensor, **kwargs: float) -> torch.Tensor:
         calls["n"] += 1
-        return real_loss(real, fake) * (float("nan") if calls["n"] == 7 else 1.0)
+        return real_loss(real, fake, **kwargs) * (float("nan") if calls["n"] == 7 else 1.0)
 
     monkeypatch.setattr(losses, "bce_discriminator", poisoned)
     out = tmp_path / "r"

@@ -36,6 +36,8 @@ class ModelConfig:
     mlp_layers: int = 3              # MLP nets: hidden layers
     d_norm: str = "auto"             # batch | none | spectral | layer; auto = the family's
     g_loss: str = "auto"             # vanilla/dcgan: non-saturating | minimax; auto = the family's
+    pack: int = 1                    # PacGAN (Lin et al. 2018): D judges `pack` samples at once
+    minibatch_std: bool = False      # D sees the batch's feature std (Karras et al. 2018)
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,11 @@ class TrainConfig:
     lr_decay: str = "none"           # none | linear (to 0 at the last step)
     n_critic: int = 1                # D updates per G update
     gp_weight: float = 10.0          # gradient-penalty weight (wgan-gp)
+    r1_gamma: float = 0.0            # R1 penalty (gamma / 2) E|grad D(real)|^2, any family (Mescheder et al. 2018)
+    r2_gamma: float = 0.0            # R2: the same on fake samples (R3GAN uses R1 + R2)
+    label_smoothing: float = 0.0     # one-sided: D's real target is 1 - this (BCE families; Salimans et al. 2016)
+    instance_noise: float = 0.0      # std of Gaussian noise on D's inputs, annealed to 0 (Sonderby et al. 2017)
+    augment: str = "none"            # none | diffaugment (colour, translation, cutout on D's inputs)
     clip_value: float = 0.01         # weight clipping bound (wgan)
     ema: bool = True                 # keep an EMA of G and sample from it
     ema_decay: float = 0.999         # EMA decay per G update
@@ -84,11 +91,12 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "model.g_loss": ("auto", "non-saturating", "minimax"),
     "train.optimizer": ("adam", "rmsprop"),
     "train.lr_decay": ("none", "linear"),
+    "train.augment": ("none", "diffaugment"),
     "train.precision": ("fp32", "bf16"),
 }
 
 POSITIVE: tuple[str, ...] = (
-    "model.latent_dim", "model.g_width", "model.d_width", "model.mlp_hidden", "model.mlp_layers",
+    "model.pack", "model.latent_dim", "model.g_width", "model.d_width", "model.mlp_hidden", "model.mlp_layers",
     "train.steps", "train.batch_size", "train.lr_g", "train.lr_d", "train.n_critic",
     "train.log_every", "train.sample_every", "train.checkpoint_every", "train.keep_checkpoints",
     "data.max_samples", "train.eval_samples",
@@ -213,6 +221,15 @@ def validate(config: Config) -> None:
     for key in POSITIVE:
         if flat[key] is not None and flat[key] <= 0:
             raise ConfigError(f"config key '{key}' got {flat[key]!r}; expected a number above 0")
+    for key in ("train.r1_gamma", "train.r2_gamma", "train.instance_noise", "train.gp_weight"):
+        if flat[key] < 0:
+            raise ConfigError(f"config key '{key}' got {flat[key]!r}; expected 0 or more")
+    if not 0.0 <= config.train.label_smoothing < 1.0:
+        raise ConfigError(f"config key 'train.label_smoothing' got {config.train.label_smoothing!r}; "
+                          "expected 0 <= s < 1")
+    if config.train.batch_size % config.model.pack:
+        raise ConfigError(f"config key 'train.batch_size' ({config.train.batch_size}) must be a multiple of "
+                          f"model.pack ({config.model.pack}): D judges packs of {config.model.pack} samples")
     if config.train.eval_every < 0:
         raise ConfigError(f"config key 'train.eval_every' got {config.train.eval_every!r}; expected 0 (never) or more")
     if not 0.0 <= config.train.ema_decay < 1.0:

@@ -10,9 +10,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def bce_discriminator(real: Tensor, fake: Tensor) -> Tensor:
-    """Goodfellow et al. 2014: -log D(x) - log(1 - D(G(z))), with D = sigmoid(logit)."""
-    return F.softplus(-real).mean() + F.softplus(fake).mean()
+def bce_discriminator(real: Tensor, fake: Tensor, real_target: float = 1.0) -> Tensor:
+    """Goodfellow et al. 2014: -log D(x) - log(1 - D(G(z))), with D = sigmoid(logit).
+
+    real_target < 1 is one-sided label smoothing: real samples count as real with that probability.
+    """
+    real_term = real_target * F.softplus(-real) + (1.0 - real_target) * F.softplus(real)
+    return real_term.mean() + F.softplus(fake).mean()
 
 
 def minimax_generator(fake: Tensor) -> Tensor:

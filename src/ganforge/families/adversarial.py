@@ -9,10 +9,12 @@ import torch
 from torch import Tensor, nn
 
 from ganforge import losses
+from ganforge.augment import diff_augment
 from ganforge.errors import ConfigError
 from ganforge.families.base import Batch, Family, Phase, StepState
 from ganforge.nets import build_net
 from ganforge.nets.layers import dcgan_init_
+from ganforge.regularizers import r1_penalty, r2_penalty
 
 GENERATOR_LOSSES: dict[str, Callable[[Tensor], Tensor]] = {
     "non-saturating": losses.non_saturating_generator,
@@ -32,13 +34,18 @@ class AdversarialFamily(Family):
     confident_margin: ClassVar[float | None] = 2.1972  # |score| beyond this = a confident verdict (logit of 0.9)
     generator_losses: ClassVar[dict[str, Callable[[Tensor], Tensor]]] = GENERATOR_LOSSES
 
-    @staticmethod
-    def discriminator_loss(real: Tensor, fake: Tensor) -> Tensor:
-        return losses.bce_discriminator(real, fake)
+    uses_bce: ClassVar[bool] = True            # label smoothing applies to the BCE game only
+
+    def discriminator_loss(self, real: Tensor, fake: Tensor) -> Tensor:
+        return losses.bce_discriminator(real, fake, real_target=1.0 - self.config.train.label_smoothing)
 
     # -- nets -------------------------------------------------------------------------------
     def build_nets(self) -> dict[str, nn.Module]:
         model, spec = self.config.model, self.spec
+        if self.config.train.label_smoothing and not self.uses_bce:
+            raise ConfigError(f"train.label_smoothing applies to the BCE families (vanilla, dcgan), not "
+                              f"'{self.name}'; remove it or switch family")
+        pack, extra = model.pack, {"minibatch_std": model.minibatch_std}
         if model.arch == "dcgan":
             if spec.kind != "image":
                 raise ConfigError(
@@ -48,16 +55,17 @@ class AdversarialFamily(Family):
             channels, resolution = spec.shape[0], spec.shape[1]
             generator = build_net("dcgan_generator", latent_dim=model.latent_dim, resolution=resolution,
                                   channels=channels, width=model.g_width)
-            discriminator = build_net("dcgan_discriminator", resolution=resolution, channels=channels,
-                                      width=model.d_width, norm=model.d_norm)
+            discriminator = build_net("dcgan_discriminator", resolution=resolution, channels=channels * pack,
+                                      width=model.d_width, norm=model.d_norm, **extra)
             dcgan_init_(generator)
             dcgan_init_(discriminator)
         else:
             generator = build_net("mlp_generator", latent_dim=model.latent_dim, out_shape=spec.shape,
                                   hidden=model.mlp_hidden, layers=model.mlp_layers,
                                   output="tanh" if spec.kind == "image" else "linear")
-            discriminator = build_net("mlp_discriminator", in_shape=spec.shape, hidden=model.mlp_hidden,
-                                      layers=model.mlp_layers, norm=model.d_norm)
+            packed_shape = (spec.shape[0] * pack, *spec.shape[1:])
+            discriminator = build_net("mlp_discriminator", in_shape=packed_shape, hidden=model.mlp_hidden,
+                                      layers=model.mlp_layers, norm=model.d_norm, **extra)
         return {"generator": generator, "discriminator": discriminator}
 
     def phases(self) -> list[Phase]:
@@ -68,8 +76,25 @@ class AdversarialFamily(Family):
 
     # -- steps ------------------------------------------------------------------------------
     def regularize(self, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
-        """Extra D loss terms by name (weighted); none for the plain game."""
-        return {}
+        """Extra D loss terms by name (weighted): R1 on real and R2 on fake samples when configured."""
+        train, terms = self.config.train, {}
+        if train.r1_gamma > 0:
+            terms["r1"] = train.r1_gamma / 2 * r1_penalty(self.score, real)
+        if train.r2_gamma > 0:
+            terms["r2"] = train.r2_gamma / 2 * r2_penalty(self.score, fake)
+        return terms
+
+    def score(self, x: Tensor, step: int | None = None) -> Tensor:
+        """D's verdict after the configured stabilisers: instance noise, augmentation, packing."""
+        train, pack = self.config.train, self.config.model.pack
+        if train.instance_noise > 0 and step is not None:
+            sigma = train.instance_noise * max(0.0, 1.0 - step / train.steps)  # annealed to 0
+            x = x + sigma * torch.randn_like(x)
+        if train.augment == "diffaugment":
+            x = diff_augment(x)
+        if pack > 1:  # (N, C, ...) -> (N / pack, pack * C, ...): each row of D's batch holds `pack` samples
+            x = x.reshape(x.shape[0] // pack, pack * x.shape[1], *x.shape[2:])
+        return self.nets["discriminator"](x)
 
     def after_discriminator_step(self) -> None:
         """Hook run after D's optimiser step (WGAN clips weights here)."""
@@ -86,14 +111,14 @@ class AdversarialFamily(Family):
         return ((real > threshold).float().mean() + (fake <= threshold).float().mean()) / 2
 
     def discriminator_step(self, batch: Batch, state: StepState) -> dict[str, Tensor]:
-        generator, discriminator = self.nets["generator"], self.nets["discriminator"]
+        generator = self.nets["generator"]
         real = batch["x"]
         # 1. Fake batch; G's graph is kept only when G also trains this iteration (trainer's grad rule).
         fake = generator(self.sample_latent(real.shape[0], real.device))
         state.cache["fake"] = fake
         # 2. D's verdict on real and on (detached) fake, scored apart as in the DCGAN example.
-        real_scores = discriminator(real)
-        fake_scores = discriminator(fake.detach())
+        real_scores = self.score(real, state.step)
+        fake_scores = self.score(fake.detach(), state.step)
         loss = self.discriminator_loss(real_scores, fake_scores)
         out = {"real": self._summary(real_scores), "fake": self._summary(fake_scores),
                "accuracy": self._accuracy(real_scores.detach(), fake_scores.detach())}
@@ -112,5 +137,5 @@ class AdversarialFamily(Family):
         fake = state.cache.pop("fake", None)
         if fake is None or not fake.requires_grad:
             fake = self.nets["generator"](self.sample_latent(batch["x"].shape[0], batch["x"].device))
-        loss = self.generator_losses[self.config.model.g_loss](self.nets["discriminator"](fake))
+        loss = self.generator_losses[self.config.model.g_loss](self.score(fake, state.step))
         return {"loss": loss}

@@ -18,6 +18,7 @@ class SNGAN(AdversarialFamily):
     defaults = {"train.optimizer": "adam", "train.lr_g": 2e-4, "train.lr_d": 2e-4, "train.betas": (0.5, 0.999),
                 "train.n_critic": 1}
 
-    @staticmethod
-    def discriminator_loss(real: Tensor, fake: Tensor) -> Tensor:
+    uses_bce = False
+
+    def discriminator_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         return losses.hinge_discriminator(real, fake)

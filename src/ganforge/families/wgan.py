@@ -18,8 +18,9 @@ class WGAN(AdversarialFamily):
     generator_losses = {"non-saturating": losses.wasserstein_generator, "minimax": losses.wasserstein_generator}
     defaults = {"train.optimizer": "rmsprop", "train.lr_g": 5e-5, "train.lr_d": 5e-5, "train.n_critic": 5}
 
-    @staticmethod
-    def discriminator_loss(real: Tensor, fake: Tensor) -> Tensor:
+    uses_bce = False
+
+    def discriminator_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         return losses.wasserstein_discriminator(real, fake)
 
     def after_discriminator_step(self) -> None:
@@ -34,8 +35,8 @@ class WGANGP(WGAN):
                 "train.n_critic": 5}
 
     def regularize(self, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
-        penalty = gradient_penalty(self.nets["discriminator"], real, fake)
-        return {"gp": self.config.train.gp_weight * penalty}
+        penalty = gradient_penalty(self.score, real, fake)
+        return {**super().regularize(real, fake), "gp": self.config.train.gp_weight * penalty}
 
     def after_discriminator_step(self) -> None:
         """No clipping: the penalty enforces the Lipschitz constraint."""

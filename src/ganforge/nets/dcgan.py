@@ -6,7 +6,7 @@ import itertools
 
 from torch import Tensor, nn
 
-from ganforge.nets.layers import feature_norm, maybe_spectral
+from ganforge.nets.layers import MinibatchStd, feature_norm, maybe_spectral
 
 MAX_WIDTH_MULT = 8
 
@@ -62,7 +62,8 @@ class DCGANGenerator(nn.Module):
 class DCGANDiscriminator(nn.Module):
     """image -> [Conv(4, 2, 1) + norm + LeakyReLU(0.2)] * k -> Conv over the last map -> one logit."""
 
-    def __init__(self, resolution: int, channels: int, width: int = 64, norm: str = "batch") -> None:
+    def __init__(self, resolution: int, channels: int, width: int = 64, norm: str = "batch",
+                 minibatch_std: bool = False) -> None:
         super().__init__()
         sizes = discriminator_plan(resolution)
         widths = [width * min(2**i, MAX_WIDTH_MULT) for i in range(len(sizes))]
@@ -75,7 +76,9 @@ class DCGANDiscriminator(nn.Module):
                 layers.append(feature_norm(norm, fan_out, conv=True))
             layers.append(nn.LeakyReLU(0.2, inplace=True))
             fan_in = fan_out
-        layers.append(maybe_spectral(nn.Conv2d(fan_in, 1, sizes[-1], 1, 0, bias=bias), norm))
+        if minibatch_std:
+            layers.append(MinibatchStd())
+        layers.append(maybe_spectral(nn.Conv2d(fan_in + int(minibatch_std), 1, sizes[-1], 1, 0, bias=bias), norm))
         self.main = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:

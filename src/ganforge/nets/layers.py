@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from torch import nn
+import torch
+from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 D_NORMS = ("batch", "none", "spectral", "layer")
@@ -20,6 +21,17 @@ def feature_norm(norm: str, channels: int, conv: bool) -> nn.Module:
     if norm == "layer":
         return nn.GroupNorm(1, channels) if conv else nn.LayerNorm(channels)
     return nn.Identity()
+
+
+class MinibatchStd(nn.Module):
+    """Karras et al. 2018: append the batch's mean feature std as one more feature (or channel).
+
+    A D that sees how varied the batch is can spot a G that emits near-identical samples.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        std = x.float().std(dim=0, unbiased=False).mean().to(x.dtype) if len(x) > 1 else x.new_zeros(())
+        return torch.cat([x, std.expand(x.shape[0], 1, *x.shape[2:])], dim=1)
 
 
 def dcgan_init_(module: nn.Module) -> None:

@@ -8,7 +8,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ganforge.nets.layers import feature_norm, maybe_spectral
+from ganforge.nets.layers import MinibatchStd, feature_norm, maybe_spectral
 
 
 class MLPGenerator(nn.Module):
@@ -34,7 +34,8 @@ class MLPGenerator(nn.Module):
 class MLPDiscriminator(nn.Module):
     """sample -> hidden LeakyReLU(0.2) layers -> one logit per sample."""
 
-    def __init__(self, in_shape: tuple[int, ...], hidden: int = 256, layers: int = 3, norm: str = "none") -> None:
+    def __init__(self, in_shape: tuple[int, ...], hidden: int = 256, layers: int = 3, norm: str = "none",
+                 minibatch_std: bool = False) -> None:
         super().__init__()
         widths = [math.prod(in_shape)] + [hidden] * layers
         blocks: list[nn.Module] = []
@@ -43,7 +44,9 @@ class MLPDiscriminator(nn.Module):
             if i > 0:
                 blocks.append(feature_norm(norm, fan_out, conv=False))
             blocks.append(nn.LeakyReLU(0.2, inplace=True))
-        blocks.append(maybe_spectral(nn.Linear(widths[-1], 1), norm))
+        if minibatch_std:
+            blocks.append(MinibatchStd())
+        blocks.append(maybe_spectral(nn.Linear(widths[-1] + int(minibatch_std), 1), norm))
         self.body = nn.Sequential(*blocks)
 
     def forward(self, x: Tensor) -> Tensor:

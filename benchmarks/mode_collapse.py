@@ -1,0 +1,126 @@
+"""Mode collapse on PacGAN's protocol (Lin et al. 2018): ring of 8 and grid of 25 Gaussians, and stacked MNIST.
+
+Each row is a recipe (a plain GAN, packing, and each stabiliser) trained for the same number of steps
+with several seeds; 2,500 samples per run are scored (modes captured, % within 3 std, reverse KL of
+the mode histogram to uniform), stacked MNIST with 26,000 samples through ganforge's MNIST classifier.
+Published rows (PacGAN Table 1 and 3) are printed beside ours.
+
+    python benchmarks/mode_collapse.py --data ring,grid --seeds 10
+    python benchmarks/mode_collapse.py --data stacked-mnist --seeds 2 --steps 3000
+    python benchmarks/mode_collapse.py --quick              # a smoke test: one seed, a few steps
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import ganforge
+from ganforge.data.toy import TOY_MIXTURES
+from ganforge.evaluate import STACKED_SAMPLES, stacked_modes
+from ganforge.metrics.modes import mode_coverage
+from ganforge.recipes import RECOMMENDED
+
+# The toy-data rows: one GAN recipe each, on top of the shared settings below.
+TOY_BASE: dict[str, Any] = {"model.family": "vanilla", "model.latent_dim": 16, "model.mlp_hidden": 256,
+                            "model.mlp_layers": 3, "train.batch_size": 512, "train.lr_g": 1e-3, "train.lr_d": 1e-3,
+                            "train.betas": (0.5, 0.9)}
+TOY_ROWS: dict[str, dict[str, Any]] = {
+    "GAN": {},
+    "PacGAN2": {"model.pack": 2},
+    "PacGAN3": {"model.pack": 3, "train.batch_size": 510},
+    "PacGAN4": {"model.pack": 4},
+    "minibatch std": {"model.minibatch_std": True},
+    "R1 (gamma 0.1)": {"train.r1_gamma": 0.1},
+    "instance noise 0.1": {"train.instance_noise": 0.1},
+    "label smoothing 0.1": {"train.label_smoothing": 0.1},
+    "SN + hinge (sngan)": {"model.family": "sngan"},
+    "WGAN-GP": {"model.family": "wgan-gp", "train.lr_g": 1e-4, "train.lr_d": 1e-4, "train.betas": (0.0, 0.9)},
+    "recommended": "recommended",  # type: ignore[dict-item]
+}
+STACKED_BASE: dict[str, Any] = {"model.family": "dcgan", "data.source": "stacked-mnist", "train.batch_size": 64}
+STACKED_ROWS: dict[str, dict[str, Any]] = {"DCGAN": {}, "PacDCGAN2": {"model.pack": 2}}
+
+PUBLISHED = {  # PacGAN (Lin et al. 2018), Tables 1 and 3: modes, % high quality, reverse KL
+    ("grid", "GAN"): (17.3, 94.8, 0.70),
+    ("grid", "PacGAN4"): (24.8, 93.6, 0.04),
+    ("ring", "PacGAN2"): (7.9, 95.6, 0.07),
+    ("stacked-mnist", "PacDCGAN2"): (1000.0, None, 0.06),
+}
+
+
+def recipe_for(data: str, row: str, steps: int, seed: int) -> dict[str, Any]:
+    common = {"train.steps": steps, "train.seed": seed, "train.progress": False, "train.diagnostics": False,
+              "train.sample_every": steps, "train.checkpoint_every": steps, "train.log_every": max(1, steps // 10)}
+    if data == "stacked-mnist":
+        return {**STACKED_BASE, **STACKED_ROWS[row], **common}
+    rows = TOY_ROWS[row]
+    chosen = RECOMMENDED["vector"] if rows == "recommended" else {**TOY_BASE, **rows}
+    return {**chosen, "data.source": data, **common}
+
+
+def score(run: ganforge.Run, data: str, seed: int) -> dict[str, float]:
+    if data == "stacked-mnist":
+        images = torch.cat([run.sample(1000, seed=seed * 100_000 + i) for i in range(0, STACKED_SAMPLES, 1000)])
+        result = stacked_modes(images[:STACKED_SAMPLES], "cpu")
+        return {"modes": result["modes"], "high_quality": math.nan, "reverse_kl": result["modes_kl"]}
+    centres, std = TOY_MIXTURES[data]
+    coverage = mode_coverage(run.sample(2500, seed=seed), torch.tensor(centres), std)
+    return {"modes": coverage.modes_captured, "high_quality": 100 * coverage.high_quality,
+            "reverse_kl": coverage.reverse_kl}
+
+
+def mean_se(values: list[float]) -> str:
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return "-"
+    mean = statistics.fmean(finite)
+    se = statistics.stdev(finite) / math.sqrt(len(finite)) if len(finite) > 1 else 0.0
+    return f"{mean:.2f} ± {se:.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default="ring,grid", help="comma list of ring, grid, stacked-mnist")
+    parser.add_argument("--rows", default="all", help="comma list of row names (default: all)")
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=4000)
+    parser.add_argument("--quick", action="store_true", help="one seed, 20 steps, ring, two rows")
+    args = parser.parse_args()
+    datasets = args.data.split(",")
+    if args.quick:
+        datasets, args.seeds, args.steps, args.rows = ["ring"], 1, 20, "GAN,PacGAN2"
+    print(f"mode collapse benchmark: {args.seeds} seeds x {args.steps} steps, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads")
+    for data in datasets:
+        rows = list(STACKED_ROWS if data == "stacked-mnist" else TOY_ROWS)
+        if args.rows != "all":
+            rows = [r for r in rows if r in args.rows.split(",")]
+        print(f"\n{data}: {'row':22s} {'modes':>14s} {'high quality %':>16s} {'reverse KL':>14s} {'CPU s/run':>10s}"
+              f"   published (modes / % / KL)")
+        for row in rows:
+            results: dict[str, list[float]] = {"modes": [], "high_quality": [], "reverse_kl": []}
+            seconds: list[float] = []
+            for seed in range(args.seeds):
+                with tempfile.TemporaryDirectory() as folder:
+                    start = time.process_time()
+                    run = ganforge.train(recipe_for(data, row, args.steps, seed), out=Path(folder) / "run")
+                    seconds.append(time.process_time() - start)
+                    for key, value in score(run, data, seed).items():
+                        results[key].append(value)
+            published = PUBLISHED.get((data, row))
+            shown = " / ".join("-" if v is None else f"{v:g}" for v in published) if published else ""
+            print(f"{'':{len(data) + 2}s}{row:22s} {mean_se(results['modes']):>14s} "
+                  f"{mean_se(results['high_quality']):>16s} {mean_se(results['reverse_kl']):>14s} "
+                  f"{statistics.fmean(seconds):>10.1f}   {shown}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
