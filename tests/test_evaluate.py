@@ -31,6 +31,8 @@ def test_plans_follow_the_kind_of_data() -> None:
         plan(ring, "vector", metrics="fud")
     with pytest.raises(ConfigError, match="unknown feature extractor 'vgg'"):
         plan(from_overrides({"data.source": "mnist"}), "image", features="vgg")
+    inception = plan(from_overrides({"data.source": "digits"}), "image", metrics="fid,is", features="inception")
+    assert any("no classifier head" in text for text in inception.notes)
     with pytest.raises(ConfigError, match="'modes' needs a mixture"):
         plan(from_overrides({"data.source": "digits"}), "image", metrics="modes")
 

@@ -93,6 +93,9 @@ def plan(config: Config, kind: str, metrics: str = "auto", features: str = "auto
                 extractors.append(DOMAIN_EXTRACTORS[source])
         else:
             extractors = parse_list(features, list(EXTRACTORS), "feature extractor")
+    if "is" in chosen and "inception" in extractors:
+        notes.append("IS is not computed in Inception space: the shipped Inception file (pool3 trunk) has no "
+                     "classifier head; IS comes from a domain classifier (--features mnist) where there is one")
     return EvalPlan(chosen, extractors, notes)
 
 
