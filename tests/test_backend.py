@@ -61,3 +61,14 @@ def test_ddp_on_cpu_keeps_replicas_identical(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=240)
     assert "REPLICAS_EQUAL True" in result.stdout, result.stdout + result.stderr[-2000:]
     assert (tmp_path / "run" / "generator.safetensors").is_file()
+
+
+@pytest.mark.slow
+def test_compiled_nets_train_and_export_plain_weights(tmp_path: Path) -> None:
+    """torch.compile (in place) leaves state-dict keys as they are, so exports load without compiling."""
+    import ganforge
+
+    run = ganforge.train({"data.source": "ring", "model.family": "vanilla", "train.steps": 6, "train.compile": True,
+                          "train.progress": False, "model.mlp_hidden": 16, "train.batch_size": 16},
+                         out=tmp_path / "r")
+    assert run.sample(4).isfinite().all()
