@@ -5,9 +5,12 @@ with several seeds; 2,500 samples per run are scored (modes captured, % within 3
 the mode histogram to uniform), stacked MNIST with 26,000 samples through ganforge's MNIST classifier.
 Published rows (PacGAN Table 1 and 3) are printed beside ours.
 
-    python benchmarks/mode_collapse.py --data ring,grid --seeds 10
+    python benchmarks/mode_collapse.py --data ring,grid --seeds 10 --workers 2
     python benchmarks/mode_collapse.py --data stacked-mnist --seeds 2 --steps 3000
     python benchmarks/mode_collapse.py --quick              # a smoke test: one seed, a few steps
+
+Rows run their seeds in `--workers` processes of one thread each (on a 2-core CPU, 2 workers train
+about twice as many runs per hour as one process with two threads; CPU s/run is then per process).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import math
 import statistics
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +47,19 @@ TOY_ROWS: dict[str, dict[str, Any]] = {
     "label smoothing 0.1": {"train.label_smoothing": 0.1},
     "SN + hinge (sngan)": {"model.family": "sngan"},
     "WGAN-GP": {"model.family": "wgan-gp", "train.lr_g": 1e-4, "train.lr_d": 1e-4, "train.betas": (0.0, 0.9)},
+    "unrolled D (3 steps)": {"train.unrolled_steps": 3},
+    "TTUR (lr_d = 4 lr_g)": {"train.lr_g": 5e-4, "train.lr_d": 2e-3},
+    "R3GAN (RpGAN + R1 + R2)": {"model.family": "r3gan", "train.betas": (0.0, 0.99)},
     "recommended": "recommended",  # type: ignore[dict-item]
 }
 STACKED_BASE: dict[str, Any] = {"model.family": "dcgan", "data.source": "stacked-mnist", "train.batch_size": 64}
-STACKED_ROWS: dict[str, dict[str, Any]] = {"DCGAN": {}, "PacDCGAN2": {"model.pack": 2}}
+STACKED_ROWS: dict[str, dict[str, Any]] = {
+    "DCGAN": {},
+    "PacDCGAN2": {"model.pack": 2},
+    "DCGAN + DiffAugment": {"train.augment": "diffaugment"},
+    "R3GAN (RpGAN + R1 + R2)": {"model.family": "r3gan"},
+    "recommended": "recommended",  # type: ignore[dict-item]
+}
 
 PUBLISHED = {  # PacGAN (Lin et al. 2018), Tables 1 and 3: modes, % high quality, reverse KL
     ("grid", "GAN"): (17.3, 94.8, 0.70),
@@ -60,10 +73,12 @@ def recipe_for(data: str, row: str, steps: int, seed: int) -> dict[str, Any]:
     common = {"train.steps": steps, "train.seed": seed, "train.progress": False, "train.diagnostics": False,
               "train.sample_every": steps, "train.checkpoint_every": steps, "train.log_every": max(1, steps // 10)}
     if data == "stacked-mnist":
-        return {**STACKED_BASE, **STACKED_ROWS[row], **common}
-    rows = TOY_ROWS[row]
-    chosen = RECOMMENDED["vector"] if rows == "recommended" else {**TOY_BASE, **rows}
-    return {**chosen, "data.source": data, **common}
+        chosen = STACKED_ROWS[row]
+        recipe = RECOMMENDED["image"] if chosen == "recommended" else {**STACKED_BASE, **chosen}
+        return {**recipe, "data.source": data, **common}
+    chosen = TOY_ROWS[row]
+    recipe = RECOMMENDED["vector"] if chosen == "recommended" else {**TOY_BASE, **chosen}
+    return {**recipe, "data.source": data, **common}
 
 
 def score(run: ganforge.Run, data: str, seed: int) -> dict[str, float]:
@@ -75,6 +90,16 @@ def score(run: ganforge.Run, data: str, seed: int) -> dict[str, float]:
     coverage = mode_coverage(run.sample(2500, seed=seed), torch.tensor(centres), std)
     return {"modes": coverage.modes_captured, "high_quality": 100 * coverage.high_quality,
             "reverse_kl": coverage.reverse_kl}
+
+
+def one_run(data: str, row: str, steps: int, seed: int, threads: int) -> tuple[dict[str, float], float]:
+    """Train and score one seed of one row; returns (scores, CPU seconds of training)."""
+    torch.set_num_threads(threads)
+    with tempfile.TemporaryDirectory() as folder:
+        start = time.process_time()
+        run = ganforge.train(recipe_for(data, row, steps, seed), out=Path(folder) / "run")
+        seconds = time.process_time() - start
+        return score(run, data, seed), seconds
 
 
 def mean_se(values: list[float]) -> str:
@@ -92,6 +117,7 @@ def main() -> None:
     parser.add_argument("--rows", default="all", help="comma list of row names (default: all)")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--steps", type=int, default=4000)
+    parser.add_argument("--workers", type=int, default=1, help="processes running seeds side by side")
     parser.add_argument("--quick", action="store_true", help="one seed, 20 steps, ring, two rows")
     args = parser.parse_args()
     datasets = args.data.split(",")
@@ -103,23 +129,30 @@ def main() -> None:
         rows = list(STACKED_ROWS if data == "stacked-mnist" else TOY_ROWS)
         if args.rows != "all":
             rows = [r for r in rows if r in args.rows.split(",")]
-        print(f"\n{data}: {'row':22s} {'modes':>14s} {'high quality %':>16s} {'reverse KL':>14s} {'CPU s/run':>10s}"
+        print(f"\n{data}: {'row':26s} {'modes':>14s} {'high quality %':>16s} {'reverse KL':>14s} {'CPU s/run':>10s}"
               f"   published (modes / % / KL)")
         for row in rows:
             results: dict[str, list[float]] = {"modes": [], "high_quality": [], "reverse_kl": []}
             seconds: list[float] = []
-            for seed in range(args.seeds):
-                with tempfile.TemporaryDirectory() as folder:
-                    start = time.process_time()
-                    run = ganforge.train(recipe_for(data, row, args.steps, seed), out=Path(folder) / "run")
-                    seconds.append(time.process_time() - start)
-                    for key, value in score(run, data, seed).items():
-                        results[key].append(value)
+            jobs = [(data, row, args.steps, seed, 1 if args.workers > 1 else torch.get_num_threads())
+                    for seed in range(args.seeds)]
+            if args.workers > 1:
+                with ProcessPoolExecutor(args.workers) as pool:
+                    outcomes = list(pool.map(one_run, *zip(*jobs, strict=True)))
+            else:
+                outcomes = [one_run(*job) for job in jobs]
+            for scores, cpu in outcomes:
+                seconds.append(cpu)
+                for key, value in scores.items():
+                    results[key].append(value)
             published = PUBLISHED.get((data, row))
             shown = " / ".join("-" if v is None else f"{v:g}" for v in published) if published else ""
-            print(f"{'':{len(data) + 2}s}{row:22s} {mean_se(results['modes']):>14s} "
+            print(f"{'':{len(data) + 2}s}{row:26s} {mean_se(results['modes']):>14s} "
                   f"{mean_se(results['high_quality']):>16s} {mean_se(results['reverse_kl']):>14s} "
                   f"{statistics.fmean(seconds):>10.1f}   {shown}", flush=True)
+            if args.seeds > 1:  # per seed, so a mean can be read for what it hides
+                print(f"{'':{len(data) + 4}s}per seed (modes / % / KL): " + ", ".join(
+                    f"{m:g} / {h:.1f} / {k:.3f}" for m, h, k in zip(*results.values(), strict=True)), flush=True)
 
 
 if __name__ == "__main__":

@@ -93,3 +93,31 @@ def test_minibatch_std_feature_reflects_batch_diversity() -> None:
     d = build_net("dcgan_discriminator", resolution=16, channels=1, width=4, norm="none", minibatch_std=True)
     m = build_net("mlp_discriminator", in_shape=(2,), hidden=8, layers=2, minibatch_std=True)
     assert d(torch.randn(3, 1, 16, 16)).shape == (3,) and m(torch.randn(3, 2)).shape == (3,)
+
+
+@pytest.mark.parametrize("resolution", [8, 25, 28, 64])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_resnet_nets_fit_square_images(resolution: int, channels: int) -> None:
+    g = build_net("resnet_generator", latent_dim=10, resolution=resolution, channels=channels, width=8)
+    d = build_net("resnet_discriminator", resolution=resolution, channels=channels, width=8, minibatch_std=True)
+    fake = g(torch.randn(2, 10))
+    assert fake.shape == (2, channels, resolution, resolution)
+    assert d(fake).shape == (2,)
+
+
+def test_resnet_blocks_start_as_the_identity_and_group_their_3x3_convs() -> None:
+    from ganforge.nets.resnet import ResidualBlock
+
+    block = ResidualBlock(32, blocks_total=4)
+    x = torch.randn(2, 32, 5, 5)
+    assert torch.equal(block(x), x)  # fix-up init: the branch's last layer is zero
+    assert block.mix.groups == 4  # 64 hidden channels in groups of 16
+    block.project.weight.data.normal_()
+    assert not torch.equal(block(x), x)
+
+
+def test_resnet_nets_have_no_normalisation_layers() -> None:
+    g = build_net("resnet_generator", latent_dim=10, resolution=28, channels=1, width=8)
+    d = build_net("resnet_discriminator", resolution=28, channels=1, width=8)
+    norms = (nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm, nn.InstanceNorm2d)
+    assert not any(isinstance(m, norms) for m in [*g.modules(), *d.modules()])

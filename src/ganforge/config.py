@@ -27,7 +27,7 @@ class DataConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     family: str = "auto"             # GAN recipe (`ganforge list`); auto = recommended for the data
-    arch: str = "auto"               # mlp | dcgan; auto = the family's choice for the data
+    arch: str = "auto"               # mlp | dcgan | resnet; auto = the family's choice for the data
     latent_dim: int = 100            # size of z
     latent_dist: str = "normal"      # normal | uniform (on [-1, 1])
     g_width: int = 64                # conv nets: base channels of G
@@ -50,6 +50,7 @@ class TrainConfig:
     betas: tuple[float, float] = (0.5, 0.999)  # Adam betas
     lr_decay: str = "none"           # none | linear (to 0 at the last step)
     n_critic: int = 1                # D updates per G update
+    unrolled_steps: int = 0          # unrolled D: G plays against D after k look-ahead updates (Metz et al. 2017)
     gp_weight: float = 10.0          # gradient-penalty weight (wgan-gp)
     r1_gamma: float = 0.0            # R1 penalty (gamma / 2) E|grad D(real)|^2, any family (Mescheder et al. 2018)
     r2_gamma: float = 0.0            # R2: the same on fake samples (R3GAN uses R1 + R2)
@@ -86,7 +87,7 @@ SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "train": 
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "model.latent_dist": ("normal", "uniform"),
-    "model.arch": ("auto", "mlp", "dcgan"),
+    "model.arch": ("auto", "mlp", "dcgan", "resnet"),
     "model.d_norm": ("auto", "batch", "none", "spectral", "layer"),
     "model.g_loss": ("auto", "non-saturating", "minimax"),
     "train.optimizer": ("adam", "rmsprop"),
@@ -221,7 +222,7 @@ def validate(config: Config) -> None:
     for key in POSITIVE:
         if flat[key] is not None and flat[key] <= 0:
             raise ConfigError(f"config key '{key}' got {flat[key]!r}; expected a number above 0")
-    for key in ("train.r1_gamma", "train.r2_gamma", "train.instance_noise", "train.gp_weight"):
+    for key in ("train.r1_gamma", "train.r2_gamma", "train.instance_noise", "train.gp_weight", "train.unrolled_steps"):
         if flat[key] < 0:
             raise ConfigError(f"config key '{key}' got {flat[key]!r}; expected 0 or more")
     if not 0.0 <= config.train.label_smoothing < 1.0:

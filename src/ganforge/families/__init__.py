@@ -5,13 +5,14 @@ from __future__ import annotations
 from ganforge.errors import ConfigError
 from ganforge.families.base import Family, Phase, StepState
 from ganforge.families.dcgan import DCGAN
+from ganforge.families.r3gan import R3GAN
 from ganforge.families.sngan import SNGAN
 from ganforge.families.vanilla import VanillaGAN
 from ganforge.families.wgan import WGAN, WGANGP
 
 __all__ = ["FAMILIES", "Family", "Phase", "StepState", "get_family"]
 
-FAMILIES: dict[str, type[Family]] = {cls.name: cls for cls in (VanillaGAN, DCGAN, WGAN, WGANGP, SNGAN)}
+FAMILIES: dict[str, type[Family]] = {cls.name: cls for cls in (VanillaGAN, DCGAN, WGAN, WGANGP, SNGAN, R3GAN)}
 
 
 def get_family(name: str) -> type[Family]:

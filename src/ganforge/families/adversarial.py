@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
+from functools import partial
 from typing import ClassVar
 
 import torch
@@ -11,10 +13,10 @@ from torch import Tensor, nn
 from ganforge import losses
 from ganforge.augment import diff_augment
 from ganforge.errors import ConfigError
-from ganforge.families.base import Batch, Family, Phase, StepState
+from ganforge.families.base import Batch, Family, Phase, StepState, make_optimizer
 from ganforge.nets import build_net
 from ganforge.nets.layers import dcgan_init_
-from ganforge.regularizers import r1_penalty, r2_penalty
+from ganforge.regularizers import Critic, r1_penalty, r2_penalty
 
 GENERATOR_LOSSES: dict[str, Callable[[Tensor], Tensor]] = {
     "non-saturating": losses.non_saturating_generator,
@@ -46,13 +48,22 @@ class AdversarialFamily(Family):
             raise ConfigError(f"train.label_smoothing applies to the BCE families (vanilla, dcgan), not "
                               f"'{self.name}'; remove it or switch family")
         pack, extra = model.pack, {"minibatch_std": model.minibatch_std}
-        if model.arch == "dcgan":
+        if model.arch in ("dcgan", "resnet"):
             if spec.kind != "image":
                 raise ConfigError(
-                    f"family '{self.name}' with model.arch 'dcgan' needs image data, but '{spec.name}' holds "
+                    f"family '{self.name}' with model.arch '{model.arch}' needs image data, but '{spec.name}' holds "
                     f"{spec.shape[0]}-D vectors; use --model.arch mlp, or a family such as vanilla, wgan-gp or sngan"
                 )
             channels, resolution = spec.shape[0], spec.shape[1]
+            if model.arch == "resnet":
+                if model.d_norm != "none":
+                    raise ConfigError(f"model.arch 'resnet' has no normalisation layers (R3GAN's design), but "
+                                      f"model.d_norm is '{model.d_norm}'; use --model.d_norm none or another arch")
+                generator = build_net("resnet_generator", latent_dim=model.latent_dim, resolution=resolution,
+                                      channels=channels, width=model.g_width)
+                discriminator = build_net("resnet_discriminator", resolution=resolution, channels=channels * pack,
+                                          width=model.d_width, **extra)
+                return {"generator": generator, "discriminator": discriminator}
             generator = build_net("dcgan_generator", latent_dim=model.latent_dim, resolution=resolution,
                                   channels=channels, width=model.g_width)
             discriminator = build_net("dcgan_discriminator", resolution=resolution, channels=channels * pack,
@@ -75,16 +86,16 @@ class AdversarialFamily(Family):
         ]
 
     # -- steps ------------------------------------------------------------------------------
-    def regularize(self, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
+    def regularize(self, real: Tensor, fake: Tensor, critic: Critic) -> dict[str, Tensor]:
         """Extra D loss terms by name (weighted): R1 on real and R2 on fake samples when configured."""
         train, terms = self.config.train, {}
         if train.r1_gamma > 0:
-            terms["r1"] = train.r1_gamma / 2 * r1_penalty(self.score, real)
+            terms["r1"] = train.r1_gamma / 2 * r1_penalty(critic, real)
         if train.r2_gamma > 0:
-            terms["r2"] = train.r2_gamma / 2 * r2_penalty(self.score, fake)
+            terms["r2"] = train.r2_gamma / 2 * r2_penalty(critic, fake)
         return terms
 
-    def score(self, x: Tensor, step: int | None = None) -> Tensor:
+    def score(self, x: Tensor, step: int | None = None, discriminator: nn.Module | None = None) -> Tensor:
         """D's verdict after the configured stabilisers: instance noise, augmentation, packing."""
         train, pack = self.config.train, self.config.model.pack
         if train.instance_noise > 0 and step is not None:
@@ -94,10 +105,24 @@ class AdversarialFamily(Family):
             x = diff_augment(x)
         if pack > 1:  # (N, C, ...) -> (N / pack, pack * C, ...): each row of D's batch holds `pack` samples
             x = x.reshape(x.shape[0] // pack, pack * x.shape[1], *x.shape[2:])
-        return self.nets["discriminator"](x)
+        return (self.nets["discriminator"] if discriminator is None else discriminator)(x)
+
+    def discriminator_objective(self, real: Tensor, fake: Tensor, step: int,
+                                discriminator: nn.Module | None = None) -> tuple[Tensor, Tensor, Tensor, dict]:
+        """D's loss with its regularisers, and the raw scores: (loss, real scores, fake scores, terms)."""
+        real_scores = self.score(real, step, discriminator)
+        fake_scores = self.score(fake, step, discriminator)
+        terms = self.regularize(real, fake, partial(self.score, discriminator=discriminator))
+        loss = self.discriminator_loss(real_scores, fake_scores)
+        for term in terms.values():
+            loss = loss + term
+        return loss, real_scores, fake_scores, terms
+
+    def constrain_discriminator(self, discriminator: nn.Module) -> None:
+        """A hard constraint on D's weights after each update (WGAN clips them); none by default."""
 
     def after_discriminator_step(self) -> None:
-        """Hook run after D's optimiser step (WGAN clips weights here)."""
+        self.constrain_discriminator(self.nets["discriminator"])
 
     def _summary(self, scores: Tensor) -> Tensor:
         scores = scores.detach().float()
@@ -116,26 +141,52 @@ class AdversarialFamily(Family):
         # 1. Fake batch; G's graph is kept only when G also trains this iteration (trainer's grad rule).
         fake = generator(self.sample_latent(real.shape[0], real.device))
         state.cache["fake"] = fake
-        # 2. D's verdict on real and on (detached) fake, scored apart as in the DCGAN example.
-        real_scores = self.score(real, state.step)
-        fake_scores = self.score(fake.detach(), state.step)
-        loss = self.discriminator_loss(real_scores, fake_scores)
+        # 2. D's verdict on real and on (detached) fake, scored apart as in the DCGAN example, plus
+        #    the regularisers (gradient penalty, R1, R2) that join the loss and the log.
+        loss, real_scores, fake_scores, terms = self.discriminator_objective(real, fake.detach(), state.step)
         out = {"real": self._summary(real_scores), "fake": self._summary(fake_scores),
                "accuracy": self._accuracy(real_scores.detach(), fake_scores.detach())}
         if self.confident_margin is not None:  # D winning outright: confident and right on both sides
             margin = self.confident_margin
             out["confident"] = ((real_scores.detach() > margin).float().mean()
                                 + (fake_scores.detach() < -margin).float().mean()) / 2
-        # 3. Regularisers (gradient penalty, ...) join the loss and the log.
-        for name, term in self.regularize(real, fake.detach()).items():
-            loss = loss + term
-            out[name] = term.detach()
+        out.update({name: term.detach() for name, term in terms.items()})
         out["loss"] = loss
         return out
 
+    def lookahead_discriminator(self, real: Tensor, fake: Tensor, state: StepState) -> nn.Module:
+        """Unrolled GAN (Metz et al. 2017): a copy of D taken `train.unrolled_steps` updates further on
+        this iteration's batch, with D's own optimiser state. G then plays against the D that has
+        already answered G's current samples, which punishes hopping from mode to mode. First-order:
+        the look-ahead updates are not differentiated through. D itself is left untouched."""
+        ahead = copy.deepcopy(self.nets["discriminator"]).requires_grad_(True)
+        source = state.optimizers.get("discriminator")
+        if source is None:  # outside the trainer: a fresh optimiser of the configured kind
+            train = self.config.train
+            optimizer = make_optimizer(train.optimizer, ahead.parameters(), train.lr_d, train.betas)
+        else:
+            optimizer = type(source)(ahead.parameters(), **source.defaults)
+            optimizer.load_state_dict(copy.deepcopy(source.state_dict()))  # a copy: D's own state stays
+        for _ in range(self.config.train.unrolled_steps):
+            loss, *_ = self.discriminator_objective(real, fake, state.step, ahead)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            self.constrain_discriminator(ahead)
+        return ahead.requires_grad_(False)
+
+    def generator_loss(self, fake_scores: Tensor, real: Tensor, step: int,
+                       discriminator: nn.Module | None) -> Tensor:
+        """G's loss from D's verdict on its samples (relativistic families also score `real`)."""
+        return self.generator_losses[self.config.model.g_loss](fake_scores)
+
     def generator_step(self, batch: Batch, state: StepState) -> dict[str, Tensor]:
+        real = batch["x"]
         fake = state.cache.pop("fake", None)
         if fake is None or not fake.requires_grad:
-            fake = self.nets["generator"](self.sample_latent(batch["x"].shape[0], batch["x"].device))
-        loss = self.generator_losses[self.config.model.g_loss](self.score(fake, state.step))
+            fake = self.nets["generator"](self.sample_latent(real.shape[0], real.device))
+        discriminator = None
+        if self.config.train.unrolled_steps > 0:
+            discriminator = self.lookahead_discriminator(real, fake.detach(), state)
+        loss = self.generator_loss(self.score(fake, state.step, discriminator), real, state.step, discriminator)
         return {"loss": loss}

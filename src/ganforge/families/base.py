@@ -18,10 +18,12 @@ Batch = dict[str, Tensor]
 
 @dataclass
 class StepState:
-    """What phases of one iteration share: the step number and a cache (e.g. the fake batch)."""
+    """What phases of one iteration share: the step number, a cache (e.g. the fake batch), and a
+    read-only view of the trainer's optimisers (an unrolled D copies D's; a family never steps them)."""
 
     step: int
     cache: dict[str, Any] = field(default_factory=dict)
+    optimizers: dict[str, torch.optim.Optimizer] = field(default_factory=dict)
 
 
 LossFn = Callable[[Batch, StepState], dict[str, Tensor]]
@@ -48,7 +50,7 @@ class Family:
     description: ClassVar[str]
     defaults: ClassVar[dict[str, Any]] = {}    # dotted config keys this recipe sets unless the user does
     archs: ClassVar[dict[str, str]] = {"image": "dcgan", "vector": "mlp"}  # arch per data kind for "auto"
-    d_norms: ClassVar[dict[str, str]] = {"dcgan": "batch", "mlp": "none"}  # d_norm per arch for "auto"
+    d_norms: ClassVar[dict[str, str]] = {"dcgan": "batch", "mlp": "none", "resnet": "none"}  # per arch, for "auto"
     g_loss_default: ClassVar[str] = "non-saturating"
     generator_key: ClassVar[str] = "generator"  # the net that samples (and gets an EMA copy)
 

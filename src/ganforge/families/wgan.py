@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from torch import Tensor
+from torch import Tensor, nn
 
 from ganforge import losses
 from ganforge.families.adversarial import AdversarialFamily
-from ganforge.regularizers import clip_weights_, gradient_penalty
+from ganforge.regularizers import Critic, clip_weights_, gradient_penalty
 
 
 class WGAN(AdversarialFamily):
@@ -23,20 +23,20 @@ class WGAN(AdversarialFamily):
     def discriminator_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         return losses.wasserstein_discriminator(real, fake)
 
-    def after_discriminator_step(self) -> None:
-        clip_weights_(self.nets["discriminator"], self.config.train.clip_value)
+    def constrain_discriminator(self, discriminator: nn.Module) -> None:
+        clip_weights_(discriminator, self.config.train.clip_value)
 
 
 class WGANGP(WGAN):
     name = "wgan-gp"
     description = "Wasserstein critic + gradient penalty 10, Adam(1e-4, (0, 0.9)), n_critic 5 (Gulrajani et al. 2017)"
-    d_norms = {"dcgan": "none", "mlp": "none"}  # a batch-normalised critic breaks the per-sample penalty
+    d_norms = {"dcgan": "none", "mlp": "none", "resnet": "none"}  # a batch-normed critic breaks the per-sample penalty
     defaults = {"train.optimizer": "adam", "train.lr_g": 1e-4, "train.lr_d": 1e-4, "train.betas": (0.0, 0.9),
                 "train.n_critic": 5}
 
-    def regularize(self, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
-        penalty = gradient_penalty(self.score, real, fake)
-        return {**super().regularize(real, fake), "gp": self.config.train.gp_weight * penalty}
+    def regularize(self, real: Tensor, fake: Tensor, critic: Critic) -> dict[str, Tensor]:
+        penalty = gradient_penalty(critic, real, fake)
+        return {**super().regularize(real, fake, critic), "gp": self.config.train.gp_weight * penalty}
 
-    def after_discriminator_step(self) -> None:
+    def constrain_discriminator(self, discriminator: nn.Module) -> None:
         """No clipping: the penalty enforces the Lipschitz constraint."""

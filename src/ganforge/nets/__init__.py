@@ -10,12 +10,15 @@ from torch import nn
 from ganforge.errors import CheckpointError
 from ganforge.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganforge.nets.mlp import MLPDiscriminator, MLPGenerator
+from ganforge.nets.resnet import ResNetDiscriminator, ResNetGenerator
 
 NETS: dict[str, type[nn.Module]] = {
     "mlp_generator": MLPGenerator,
     "mlp_discriminator": MLPDiscriminator,
     "dcgan_generator": DCGANGenerator,
     "dcgan_discriminator": DCGANDiscriminator,
+    "resnet_generator": ResNetGenerator,
+    "resnet_discriminator": ResNetDiscriminator,
 }
 
 

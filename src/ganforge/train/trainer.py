@@ -121,7 +121,7 @@ class Trainer:
     def _train_one_step(self, logger: MetricsLogger) -> None:
         # 1. One real batch per iteration (each rank its own slice).
         batch = self.data.batch(self.sampler.next_indices(), self.backend.device)
-        state = StepState(self.step)
+        state = StepState(self.step, optimizers=self.optimizers)
         if self.config.train.lr_decay == "linear":
             self._set_learning_rates(1.0 - self.step / self.config.train.steps)
         due = [phase for phase in self.phases if phase.due(self.step)]
