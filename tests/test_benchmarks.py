@@ -33,3 +33,10 @@ def test_metrics_speed_benchmark_runs() -> None:
 def test_mode_collapse_benchmark_prints_rows_beside_the_published_ones() -> None:
     out = run_quick("mode_collapse.py")
     assert "GAN" in out and "PacGAN2" in out and "7.9 / 95.6 / 0.07" in out
+
+
+def test_mnist_recipes_benchmark_scores_each_recipe_at_the_references_cpu_time() -> None:
+    out = run_quick("mnist_recipes.py")
+    rows = [line for line in out.splitlines() if line.startswith(("make run", "DCGAN + linear"))]
+    assert len(rows) == 2
+    assert all(float(row.split()[-1]) > 0 for row in rows)  # an FID, not a placeholder

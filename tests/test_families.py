@@ -139,3 +139,15 @@ def test_stabiliser_misuse_is_refused() -> None:
         build("wgan-gp", data__source="ring", train__label_smoothing=0.1)
     with pytest.raises(ConfigError, match=r"must be a multiple of model.pack \(3\)"):
         resolve({"data.source": "ring", "model.pack": 3, "train.batch_size": 64})
+
+
+def test_lazy_r1_r2_run_every_kth_step_weighted_k() -> None:
+    eager, data = build("vanilla", data__source="ring", train__r1_gamma=1.0, train__r2_gamma=1.0)
+    lazy, _ = build("vanilla", data__source="ring", train__r1_gamma=1.0, train__r2_gamma=1.0, train__reg_every=4)
+    lazy.nets["discriminator"].load_state_dict(eager.nets["discriminator"].state_dict())
+    real, fake = data.batch(torch.arange(8), torch.device("cpu"))["x"], torch.randn(8, 2)
+    every_step = eager.regularize(real, fake, eager.score, step=3)
+    assert lazy.regularize(real, fake, lazy.score, step=3) == {}
+    on_fourth = lazy.regularize(real, fake, lazy.score, step=4)
+    for name in ("r1", "r2"):
+        assert torch.allclose(on_fourth[name], 4 * every_step[name])

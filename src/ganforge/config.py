@@ -54,6 +54,7 @@ class TrainConfig:
     gp_weight: float = 10.0          # gradient-penalty weight (wgan-gp)
     r1_gamma: float = 0.0            # R1 penalty (gamma / 2) E|grad D(real)|^2, any family (Mescheder et al. 2018)
     r2_gamma: float = 0.0            # R2: the same on fake samples (R3GAN uses R1 + R2)
+    reg_every: int = 1               # lazy R1/R2: every k-th D step, weighted k (Karras et al. 2020)
     label_smoothing: float = 0.0     # one-sided: D's real target is 1 - this (BCE families; Salimans et al. 2016)
     instance_noise: float = 0.0      # std of Gaussian noise on D's inputs, annealed to 0 (Sonderby et al. 2017)
     augment: str = "none"            # none | diffaugment (colour, translation, cutout on D's inputs)
@@ -99,7 +100,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
 POSITIVE: tuple[str, ...] = (
     "model.pack", "model.latent_dim", "model.g_width", "model.d_width", "model.mlp_hidden", "model.mlp_layers",
     "train.steps", "train.batch_size", "train.lr_g", "train.lr_d", "train.n_critic",
-    "train.log_every", "train.sample_every", "train.checkpoint_every", "train.keep_checkpoints",
+    "train.reg_every", "train.log_every", "train.sample_every", "train.checkpoint_every", "train.keep_checkpoints",
     "data.max_samples", "train.eval_samples",
 )
 

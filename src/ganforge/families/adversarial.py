@@ -86,13 +86,20 @@ class AdversarialFamily(Family):
         ]
 
     # -- steps ------------------------------------------------------------------------------
-    def regularize(self, real: Tensor, fake: Tensor, critic: Critic) -> dict[str, Tensor]:
-        """Extra D loss terms by name (weighted): R1 on real and R2 on fake samples when configured."""
+    def regularize(self, real: Tensor, fake: Tensor, critic: Critic, step: int) -> dict[str, Tensor]:
+        """Extra D loss terms by name (weighted): R1 on real and R2 on fake samples when configured.
+
+        With train.reg_every = k > 1 they are computed on every k-th step only, weighted k times
+        (lazy regularisation, Karras et al. 2020): the double backward they need is the dearest part.
+        """
         train, terms = self.config.train, {}
+        every = train.reg_every
+        if step % every:
+            return terms
         if train.r1_gamma > 0:
-            terms["r1"] = train.r1_gamma / 2 * r1_penalty(critic, real)
+            terms["r1"] = every * train.r1_gamma / 2 * r1_penalty(critic, real)
         if train.r2_gamma > 0:
-            terms["r2"] = train.r2_gamma / 2 * r2_penalty(critic, fake)
+            terms["r2"] = every * train.r2_gamma / 2 * r2_penalty(critic, fake)
         return terms
 
     def score(self, x: Tensor, step: int | None = None, discriminator: nn.Module | None = None) -> Tensor:
@@ -112,7 +119,7 @@ class AdversarialFamily(Family):
         """D's loss with its regularisers, and the raw scores: (loss, real scores, fake scores, terms)."""
         real_scores = self.score(real, step, discriminator)
         fake_scores = self.score(fake, step, discriminator)
-        terms = self.regularize(real, fake, partial(self.score, discriminator=discriminator))
+        terms = self.regularize(real, fake, partial(self.score, discriminator=discriminator), step)
         loss = self.discriminator_loss(real_scores, fake_scores)
         for term in terms.values():
             loss = loss + term

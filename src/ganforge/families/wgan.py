@@ -34,9 +34,9 @@ class WGANGP(WGAN):
     defaults = {"train.optimizer": "adam", "train.lr_g": 1e-4, "train.lr_d": 1e-4, "train.betas": (0.0, 0.9),
                 "train.n_critic": 5}
 
-    def regularize(self, real: Tensor, fake: Tensor, critic: Critic) -> dict[str, Tensor]:
-        penalty = gradient_penalty(critic, real, fake)
-        return {**super().regularize(real, fake, critic), "gp": self.config.train.gp_weight * penalty}
+    def regularize(self, real: Tensor, fake: Tensor, critic: Critic, step: int) -> dict[str, Tensor]:
+        penalty = gradient_penalty(critic, real, fake)  # every step: it is the critic's Lipschitz constraint
+        return {**super().regularize(real, fake, critic, step), "gp": self.config.train.gp_weight * penalty}
 
     def constrain_discriminator(self, discriminator: nn.Module) -> None:
         """No clipping: the penalty enforces the Lipschitz constraint."""
