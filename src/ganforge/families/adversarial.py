@@ -114,8 +114,8 @@ class AdversarialFamily(Family):
             x = x.reshape(x.shape[0] // pack, pack * x.shape[1], *x.shape[2:])
         return (self.nets["discriminator"] if discriminator is None else discriminator)(x)
 
-    def discriminator_objective(self, real: Tensor, fake: Tensor, step: int,
-                                discriminator: nn.Module | None = None) -> tuple[Tensor, Tensor, Tensor, dict]:
+    def discriminator_objective(self, real: Tensor, fake: Tensor, step: int, discriminator: nn.Module | None = None
+                                ) -> tuple[Tensor, Tensor, Tensor, dict[str, Tensor]]:
         """D's loss with its regularisers, and the raw scores: (loss, real scores, fake scores, terms)."""
         real_scores = self.score(real, step, discriminator)
         fake_scores = self.score(fake, step, discriminator)
