@@ -5,7 +5,7 @@ first timed on two short probes, then trained for as many steps as fit in the re
 generator is scored with 5,000 samples against the 5,000 real digits (ganforge's MNIST classifier).
 
     python benchmarks/mnist_recipes.py                       # reference + every recipe below
-    python benchmarks/mnist_recipes.py --recipes recommended
+    python benchmarks/mnist_recipes.py --recipes recommended --seeds 2
     python benchmarks/mnist_recipes.py --quick               # a smoke test: tiny budgets
 """
 
@@ -28,18 +28,18 @@ REFERENCE = read_toml(CONFIGS_DIR / "mnist_dcgan.toml")
 RECIPES: dict[str, dict[str, Any]] = {
     "DCGAN + linear LR decay": {**REFERENCE, "train.lr_decay": "linear"},
     "PacDCGAN2 + linear LR decay": {**REFERENCE, "model.pack": 2, "train.lr_decay": "linear"},
-    "SN + hinge (sngan), DCGAN nets": {**REFERENCE, "model.family": "sngan"},
-    "R3GAN, width 32": {"data.source": "mnist", "model.family": "r3gan", "model.g_width": 32, "model.d_width": 32,
-                        "train.batch_size": 64, "train.lr_decay": "linear"},
+    "SN + hinge (sngan) on DCGAN nets": {**REFERENCE, "model.family": "sngan"},
+    "R3GAN on its own ResNets (width 32)": {"data.source": "mnist", "model.family": "r3gan", "model.g_width": 32,
+                                       "model.d_width": 32, "train.reg_every": 4},
     "recommended": {"data.source": "mnist", **RECOMMENDED["image"]},
 }
 QUIET = {"train.progress": False, "train.diagnostics": False}
 PROBE_STEPS = (100, 300)  # the CPU cost of a step is the difference of two probes (setup cancels out)
 
 
-def train_timed(recipe: dict[str, Any], steps: int, folder: Path) -> tuple[ganforge.Run, float]:
+def train_timed(recipe: dict[str, Any], steps: int, folder: Path, seed: int = 0) -> tuple[ganforge.Run, float]:
     """Train `steps` steps; returns the run and the process CPU seconds it took."""
-    config = {**recipe, **QUIET, "train.steps": steps, "train.sample_every": steps,
+    config = {**recipe, **QUIET, "train.seed": seed, "train.steps": steps, "train.sample_every": steps,
               "train.checkpoint_every": steps, "train.log_every": max(1, steps // 20)}
     start = time.process_time()
     run = ganforge.train(config, out=folder, overwrite=True)
@@ -50,6 +50,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipes", default="all", help="comma list of recipe names (default: all)")
     parser.add_argument("--n", type=int, default=5000, help="samples scored per generator")
+    parser.add_argument("--seeds", type=int, default=1, help="training seeds per recipe (and for the reference)")
     parser.add_argument("--quick", action="store_true", help="20 reference steps, 500 samples, one recipe")
     args = parser.parse_args()
     reference_steps = 20 if args.quick else int(REFERENCE.get("train.steps", 5000))
@@ -58,21 +59,26 @@ def main() -> None:
         names, args.n = ["DCGAN + linear LR decay"], 500
     print(f"MNIST recipes at equal CPU time: torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"FID in MNIST-classifier features on {args.n} samples")
-    print(f"{'recipe':34s} {'steps':>7s} {'CPU s':>8s} {'FID (MNIST features)':>22s}")
+    print(f"{'recipe':34s} {'seed':>4s} {'steps':>7s} {'CPU s':>8s} {'FID (MNIST features)':>22s}")
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        _, budget = train_timed(REFERENCE, reference_steps, root / "reference")
-        score = metrics.fid("mnist", root / "reference", features="mnist", n=args.n)
-        print(f"{'make run (configs/mnist_dcgan.toml)':34s} {reference_steps:>7d} {budget:>8.1f} {score:>22.2f}",
-              flush=True)
+        budgets = []
+        for seed in range(args.seeds):
+            _, budget = train_timed(REFERENCE, reference_steps, root / "reference", seed)
+            budgets.append(budget)
+            score = metrics.fid("mnist", root / "reference", features="mnist", n=args.n)
+            print(f"{'make run (configs/mnist_dcgan.toml)':34s} {seed:>4d} {reference_steps:>7d} {budget:>8.1f} "
+                  f"{score:>22.2f}", flush=True)
+        budget = sum(budgets) / len(budgets)
         for name in names:
             short, long = (min(p, reference_steps) for p in PROBE_STEPS)
             (_, short_cpu), (_, long_cpu) = (train_timed(RECIPES[name], p, root / "probe") for p in (short, long))
             per_step = (long_cpu - short_cpu) / (long - short) if long > short else long_cpu / long
             steps = max(1, round(budget / per_step))
-            _, seconds = train_timed(RECIPES[name], steps, root / "candidate")
-            score = metrics.fid("mnist", root / "candidate", features="mnist", n=args.n)
-            print(f"{name:34s} {steps:>7d} {seconds:>8.1f} {score:>22.2f}", flush=True)
+            for seed in range(args.seeds):
+                _, seconds = train_timed(RECIPES[name], steps, root / "candidate", seed)
+                score = metrics.fid("mnist", root / "candidate", features="mnist", n=args.n)
+                print(f"{name:34s} {seed:>4d} {steps:>7d} {seconds:>8.1f} {score:>22.2f}", flush=True)
 
 
 if __name__ == "__main__":

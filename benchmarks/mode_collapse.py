@@ -57,8 +57,7 @@ STACKED_ROWS: dict[str, dict[str, Any]] = {
     "DCGAN": {},
     "PacDCGAN2": {"model.pack": 2},
     "DCGAN + DiffAugment": {"train.augment": "diffaugment"},
-    "R3GAN (RpGAN + R1 + R2)": {"model.family": "r3gan"},
-    "recommended": "recommended",  # type: ignore[dict-item]
+    "recommended": "recommended",  # type: ignore[dict-item]  (R3GAN's loss on DCGAN nets)
 }
 
 PUBLISHED = {  # PacGAN (Lin et al. 2018), Tables 1 and 3: modes, % high quality, reverse KL
@@ -102,13 +101,13 @@ def one_run(data: str, row: str, steps: int, seed: int, threads: int) -> tuple[d
         return score(run, data, seed), seconds
 
 
-def mean_se(values: list[float]) -> str:
+def mean_se(values: list[float], digits: int = 2) -> str:
     finite = [v for v in values if math.isfinite(v)]
     if not finite:
         return "-"
     mean = statistics.fmean(finite)
     se = statistics.stdev(finite) / math.sqrt(len(finite)) if len(finite) > 1 else 0.0
-    return f"{mean:.2f} ± {se:.2f}"
+    return f"{mean:.{digits}f} ± {se:.{digits}f}"
 
 
 def main() -> None:
@@ -148,7 +147,7 @@ def main() -> None:
             published = PUBLISHED.get((data, row))
             shown = " / ".join("-" if v is None else f"{v:g}" for v in published) if published else ""
             print(f"{'':{len(data) + 2}s}{row:26s} {mean_se(results['modes']):>14s} "
-                  f"{mean_se(results['high_quality']):>16s} {mean_se(results['reverse_kl']):>14s} "
+                  f"{mean_se(results['high_quality']):>16s} {mean_se(results['reverse_kl'], 3):>14s} "
                   f"{statistics.fmean(seconds):>10.1f}   {shown}", flush=True)
             if args.seeds > 1:  # per seed, so a mean can be read for what it hides
                 print(f"{'':{len(data) + 4}s}per seed (modes / % / KL): " + ", ".join(
