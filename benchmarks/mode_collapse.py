@@ -130,16 +130,15 @@ def main() -> None:
             rows = [r for r in rows if r in args.rows.split(",")]
         print(f"\n{data}: {'row':26s} {'modes':>14s} {'high quality %':>16s} {'reverse KL':>14s} {'CPU s/run':>10s}"
               f"   published (modes / % / KL)")
+        # Every (row, seed) of this data set goes to the pool at once, so workers never idle between rows.
+        threads = 1 if args.workers > 1 else torch.get_num_threads()
+        jobs = {row: [(data, row, args.steps, seed, threads) for seed in range(args.seeds)] for row in rows}
+        pool = ProcessPoolExecutor(args.workers) if args.workers > 1 else None
+        futures = {row: [pool.submit(one_run, *job) for job in jobs[row]] for row in rows} if pool else {}
         for row in rows:
             results: dict[str, list[float]] = {"modes": [], "high_quality": [], "reverse_kl": []}
             seconds: list[float] = []
-            jobs = [(data, row, args.steps, seed, 1 if args.workers > 1 else torch.get_num_threads())
-                    for seed in range(args.seeds)]
-            if args.workers > 1:
-                with ProcessPoolExecutor(args.workers) as pool:
-                    outcomes = list(pool.map(one_run, *zip(*jobs, strict=True)))
-            else:
-                outcomes = [one_run(*job) for job in jobs]
+            outcomes = [f.result() for f in futures[row]] if pool else [one_run(*job) for job in jobs[row]]
             for scores, cpu in outcomes:
                 seconds.append(cpu)
                 for key, value in scores.items():
@@ -152,6 +151,8 @@ def main() -> None:
             if args.seeds > 1:  # per seed, so a mean can be read for what it hides
                 print(f"{'':{len(data) + 4}s}per seed (modes / % / KL): " + ", ".join(
                     f"{m:g} / {h:.1f} / {k:.3f}" for m, h, k in zip(*results.values(), strict=True)), flush=True)
+        if pool is not None:
+            pool.shutdown()
 
 
 if __name__ == "__main__":
