@@ -16,15 +16,18 @@ PINNED = 0.99                 # D confidently right (or plainly wrong) on this f
 VANISHED_FRACTION = 0.01      # G gradient norm below this fraction of its early level = vanished
 OSCILLATION_CV = 0.5          # G-loss std / |mean| above this with no trend = oscillating
 
-REMEDIES = {
-    "mode_collapse": "G maps different noise to nearly the same output. Try minibatch diversity or packing "
-                     "(a D that sees several samples), wgan-gp or sngan, a lower lr_g, or more D steps (n_critic).",
+REMEDIES = {  # each names what measured best in benchmarks/mode_collapse.py and mnist_recipes.py (BENCHMARKS.md)
+    "mode_collapse": "G maps different noise to nearly the same output. Try the r3gan family (relativistic loss + "
+                     "R1/R2: all 25 grid modes in every benchmark run), R1 (--train.r1_gamma 0.1), packing "
+                     "(--model.pack 2), a lower lr_g, or more D steps (n_critic).",
     "vanishing_gradients": "D rejects every fake and G's gradient has all but vanished. Use the non-saturating "
-                           "G loss (--model.g_loss non-saturating), a lower lr_d, or wgan-gp/sngan.",
+                           "G loss (--model.g_loss non-saturating), a lower lr_d, R1 (--train.r1_gamma 0.1), "
+                           "or the r3gan family.",
     "non_convergence": "D's verdicts are pinned, so the game is not moving toward balance. Balance the players: "
-                       "lower lr_d or raise lr_g (two time-scales), label smoothing or instance noise, or wgan-gp.",
+                       "lower lr_d or raise lr_g (two time-scales), label smoothing or instance noise, R1 "
+                       "(--train.r1_gamma 0.1), or the r3gan family.",
     "oscillation": "losses swing without a trend. Lower both learning rates, use Adam beta1 = 0.5 or 0, "
-                   "or switch to wgan-gp/sngan.",
+                   "add R1 (--train.r1_gamma 0.1), or switch to the r3gan family.",
 }
 
 
