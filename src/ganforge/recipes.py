@@ -13,8 +13,8 @@ from ganforge.families import FAMILIES, get_family
 # The recipe `ganforge train` uses when no family is given, per kind of data.
 RECOMMENDED: dict[str, Overrides] = {
     # R3GAN's loss (relativistic pairing + lazy R1/R2) on DCGAN's nets: at make run's CPU time on MNIST, FID in
-    # MNIST-classifier features 71.8 against DCGAN's 94.3 (BENCHMARKS.md). R3GAN's own ResNets are ~7x dearer
-    # per step on a CPU; pick them with --model.arch resnet.
+    # MNIST-classifier features 75.5 / 79.1 against DCGAN's 94.3 / 87.1 on seeds 0 / 1 (BENCHMARKS.md). R3GAN's
+    # own ResNets are ~7x dearer per step on a CPU; pick them with --model.arch resnet.
     "image": {"model.family": "r3gan", "model.arch": "dcgan", "train.reg_every": 4},
     # R3GAN's loss (relativistic pairing + lazy R1/R2) on MLPs of 3 x 128, LR 2e-3 decayed linearly to 0 over
     # 20,000 steps: on PacGAN's grid of 25 and ring of 8 it keeps every mode with the histogram near uniform
