@@ -46,6 +46,14 @@ def train_timed(recipe: dict[str, Any], steps: int, folder: Path, seed: int = 0)
     return run, time.process_time() - start
 
 
+def train_and_score(name: str, recipe: dict[str, Any], steps: int, folder: Path, seed: int, n: int) -> float:
+    """Train, score by FID in MNIST features, print the table row; returns the training's CPU seconds."""
+    _, seconds = train_timed(recipe, steps, folder, seed)
+    score = metrics.fid("mnist", folder, features="mnist", n=n)
+    print(f"{name:34s} {seed:>4d} {steps:>7d} {seconds:>8.1f} {score:>22.2f}", flush=True)
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipes", default="all", help="comma list of recipe names (default: all)")
@@ -62,13 +70,8 @@ def main() -> None:
     print(f"{'recipe':34s} {'seed':>4s} {'steps':>7s} {'CPU s':>8s} {'FID (MNIST features)':>22s}")
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        budgets = []
-        for seed in range(args.seeds):
-            _, budget = train_timed(REFERENCE, reference_steps, root / "reference", seed)
-            budgets.append(budget)
-            score = metrics.fid("mnist", root / "reference", features="mnist", n=args.n)
-            print(f"{'make run (configs/mnist_dcgan.toml)':34s} {seed:>4d} {reference_steps:>7d} {budget:>8.1f} "
-                  f"{score:>22.2f}", flush=True)
+        budgets = [train_and_score("make run (configs/mnist_dcgan.toml)", REFERENCE, reference_steps,
+                                   root / "reference", seed, args.n) for seed in range(args.seeds)]
         budget = sum(budgets) / len(budgets)
         for name in names:
             short, long = (min(p, reference_steps) for p in PROBE_STEPS)
@@ -76,9 +79,7 @@ def main() -> None:
             per_step = (long_cpu - short_cpu) / (long - short) if long > short else long_cpu / long
             steps = max(1, round(budget / per_step))
             for seed in range(args.seeds):
-                _, seconds = train_timed(RECIPES[name], steps, root / "candidate", seed)
-                score = metrics.fid("mnist", root / "candidate", features="mnist", n=args.n)
-                print(f"{name:34s} {seed:>4d} {steps:>7d} {seconds:>8.1f} {score:>22.2f}", flush=True)
+                train_and_score(name, RECIPES[name], steps, root / "candidate", seed, args.n)
 
 
 if __name__ == "__main__":
