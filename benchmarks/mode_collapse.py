@@ -7,6 +7,7 @@ Published rows (PacGAN Table 1 and 3) are printed beside ours.
 
     python benchmarks/mode_collapse.py --data ring,grid --seeds 10 --workers 2
     python benchmarks/mode_collapse.py --data stacked-mnist --seeds 2 --steps 3000
+    python benchmarks/mode_collapse.py --data stacked-mnist --rows DCGAN --seeds 1 --steps 60000 --score-every 10000
     python benchmarks/mode_collapse.py --quick              # a smoke test: one seed, a few steps
 
 Rows run their seeds in `--workers` processes of one thread each (on a 2-core CPU, 2 workers train
@@ -16,6 +17,7 @@ about twice as many runs per hour as one process with two threads; CPU s/run is 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import statistics
 import tempfile
@@ -91,13 +93,30 @@ def score(run: ganforge.Run, data: str, seed: int) -> dict[str, float]:
             "reverse_kl": coverage.reverse_kl}
 
 
-def one_run(data: str, row: str, steps: int, seed: int, threads: int) -> tuple[dict[str, float], float]:
-    """Train and score one seed of one row; returns (scores, CPU seconds of training)."""
+def one_run(data: str, row: str, steps: int, seed: int, threads: int,
+            score_every: int = 0) -> tuple[dict[str, float], float]:
+    """Train and score one seed of one row; returns (scores, CPU seconds of training).
+
+    With `score_every`, the run trains in stages of that many steps (resuming from each stage's checkpoint,
+    which is exact) and prints the scores after every stage, so a long run shows its curve as it goes.
+    """
     torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "run"
+        stage = min(score_every, steps) if score_every > 0 else steps
         start = time.process_time()
-        run = ganforge.train(recipe_for(data, row, steps, seed), out=Path(folder) / "run")
+        run = ganforge.train(recipe_for(data, row, stage, seed), out=out)
         seconds = time.process_time() - start
+        while stage < steps:
+            scores = score(run, data, seed)
+            print(f"  stage {data} / {row} / seed {seed} / step {stage}: modes {scores['modes']:g}, "
+                  f"high quality {scores['high_quality']:.1f}%, reverse KL {scores['reverse_kl']:.3f}, "
+                  f"CPU s {seconds:.1f}", flush=True)
+            stage = min(stage + score_every, steps)
+            start = time.process_time()
+            run = ganforge.resume(out, train__steps=stage, train__checkpoint_every=score_every,
+                                  train__sample_every=score_every)
+            seconds += time.process_time() - start
         return score(run, data, seed), seconds
 
 
@@ -117,6 +136,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--steps", type=int, default=4000)
     parser.add_argument("--workers", type=int, default=1, help="processes running seeds side by side")
+    parser.add_argument("--score-every", type=int, default=0,
+                        help="also score every this many steps, printing a stage line (0: only at the end)")
     parser.add_argument("--quick", action="store_true", help="one seed, 20 steps, ring, two rows")
     args = parser.parse_args()
     datasets = args.data.split(",")
@@ -132,27 +153,26 @@ def main() -> None:
               f"   published (modes / % / KL)")
         # Every (row, seed) of this data set goes to the pool at once, so workers never idle between rows.
         threads = 1 if args.workers > 1 else torch.get_num_threads()
-        jobs = {row: [(data, row, args.steps, seed, threads) for seed in range(args.seeds)] for row in rows}
-        pool = ProcessPoolExecutor(args.workers) if args.workers > 1 else None
-        futures = {row: [pool.submit(one_run, *job) for job in jobs[row]] for row in rows} if pool else {}
-        for row in rows:
-            results: dict[str, list[float]] = {"modes": [], "high_quality": [], "reverse_kl": []}
-            seconds: list[float] = []
-            outcomes = [f.result() for f in futures[row]] if pool else [one_run(*job) for job in jobs[row]]
-            for scores, cpu in outcomes:
-                seconds.append(cpu)
-                for key, value in scores.items():
-                    results[key].append(value)
-            published = PUBLISHED.get((data, row))
-            shown = " / ".join("-" if v is None else f"{v:g}" for v in published) if published else ""
-            print(f"{'':{len(data) + 2}s}{row:26s} {mean_se(results['modes']):>14s} "
-                  f"{mean_se(results['high_quality']):>16s} {mean_se(results['reverse_kl'], 3):>14s} "
-                  f"{statistics.fmean(seconds):>10.1f}   {shown}", flush=True)
-            if args.seeds > 1:  # per seed, so a mean can be read for what it hides
-                print(f"{'':{len(data) + 4}s}per seed (modes / % / KL): " + ", ".join(
-                    f"{m:g} / {h:.1f} / {k:.3f}" for m, h, k in zip(*results.values(), strict=True)), flush=True)
-        if pool is not None:
-            pool.shutdown()
+        jobs = {row: [(data, row, args.steps, seed, threads, args.score_every) for seed in range(args.seeds)]
+                for row in rows}
+        with ProcessPoolExecutor(args.workers) if args.workers > 1 else contextlib.nullcontext() as pool:
+            futures = {row: [pool.submit(one_run, *job) for job in jobs[row]] for row in rows} if pool else {}
+            for row in rows:
+                results: dict[str, list[float]] = {"modes": [], "high_quality": [], "reverse_kl": []}
+                seconds: list[float] = []
+                outcomes = [f.result() for f in futures[row]] if pool else [one_run(*job) for job in jobs[row]]
+                for scores, cpu in outcomes:
+                    seconds.append(cpu)
+                    for key, value in scores.items():
+                        results[key].append(value)
+                published = PUBLISHED.get((data, row))
+                shown = " / ".join("-" if v is None else f"{v:g}" for v in published) if published else ""
+                print(f"{'':{len(data) + 2}s}{row:26s} {mean_se(results['modes']):>14s} "
+                      f"{mean_se(results['high_quality']):>16s} {mean_se(results['reverse_kl'], 3):>14s} "
+                      f"{statistics.fmean(seconds):>10.1f}   {shown}", flush=True)
+                if args.seeds > 1:  # per seed, so a mean can be read for what it hides
+                    print(f"{'':{len(data) + 4}s}per seed (modes / % / KL): " + ", ".join(
+                        f"{m:g} / {h:.1f} / {k:.3f}" for m, h, k in zip(*results.values(), strict=True)), flush=True)
 
 
 if __name__ == "__main__":

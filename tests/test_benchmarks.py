@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -40,3 +41,15 @@ def test_mnist_recipes_benchmark_scores_each_recipe_at_the_references_cpu_time()
     rows = [line for line in out.splitlines() if line.startswith(("make run", "DCGAN + linear"))]
     assert len(rows) == 2
     assert all(float(row.split()[-1]) > 0 for row in rows)  # an FID, not a placeholder
+
+
+def test_mode_collapse_staged_run_ends_where_an_uninterrupted_run_ends(capsys: pytest.CaptureFixture[str]) -> None:
+    spec = importlib.util.spec_from_file_location("mode_collapse", BENCHMARKS / "mode_collapse.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    whole, _ = module.one_run("ring", "GAN", 60, 0, 1)
+    staged, _ = module.one_run("ring", "GAN", 60, 0, 1, score_every=20)
+    assert staged == whole  # each stage resumes its checkpoint exactly
+    stages = [line for line in capsys.readouterr().out.splitlines() if "stage ring / GAN / seed 0" in line]
+    assert [line.split("step ")[1].split(":")[0] for line in stages] == ["20", "40"]
