@@ -109,9 +109,9 @@ def one_run(data: str, row: str, steps: int, seed: int, threads: int,
         seconds = time.process_time() - start
         while stage < steps:
             scores = score(run, data, seed)
-            print(f"  stage {data} / {row} / seed {seed} / step {stage}: modes {scores['modes']:g}, "
-                  f"high quality {scores['high_quality']:.1f}%, reverse KL {scores['reverse_kl']:.3f}, "
-                  f"CPU s {seconds:.1f}", flush=True)
+            quality = "" if math.isnan(scores["high_quality"]) else f"high quality {scores['high_quality']:.1f}%, "
+            print(f"  stage {data} / {row} / seed {seed} / step {stage}: modes {scores['modes']:g}, {quality}"
+                  f"reverse KL {scores['reverse_kl']:.3f}, CPU s {seconds:.1f}", flush=True)
             stage = min(stage + score_every, steps)
             start = time.process_time()
             run = ganforge.resume(out, train__steps=stage, train__checkpoint_every=score_every,
