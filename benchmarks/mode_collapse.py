@@ -53,6 +53,8 @@ TOY_ROWS: dict[str, dict[str, Any]] = {
     "TTUR (lr_d = 4 lr_g)": {"train.lr_g": 5e-4, "train.lr_d": 2e-3},
     "R3GAN (RpGAN + R1 + R2)": {"model.family": "r3gan", "train.betas": (0.0, 0.99)},
     "recommended": "recommended",  # type: ignore[dict-item]
+    # The recommended recipe's settings with the plain GAN loss and R1 alone: is R3GAN's loss worth its cost?
+    "recommended with plain loss + R1": {**RECOMMENDED["vector"], "model.family": "vanilla", "train.r2_gamma": 0.0},
 }
 STACKED_BASE: dict[str, Any] = {"model.family": "dcgan", "data.source": "stacked-mnist", "train.batch_size": 64}
 STACKED_ROWS: dict[str, dict[str, Any]] = {

@@ -12,6 +12,7 @@ import ganforge
 from ganforge.data import load_data
 from ganforge.errors import ConfigError
 from ganforge.families import FAMILIES
+from ganforge.nets.layers import MinibatchStd
 from ganforge.recipes import resolve
 
 from conftest import tiny
@@ -151,3 +152,99 @@ def test_lazy_r1_r2_run_every_kth_step_weighted_k() -> None:
     on_fourth = lazy.regularize(real, fake, lazy.score, step=4)
     for name in ("r1", "r2"):
         assert torch.allclose(on_fourth[name], 4 * every_step[name])
+
+
+# -- each stabiliser reaches the step it claims to change (against the same D, inputs and RNG) --------------------
+
+def d_objective(family, real: torch.Tensor, fake: torch.Tensor, step: int = 0, seed: int = 0):
+    torch.manual_seed(seed)
+    return family.discriminator_objective(real, fake, step)
+
+
+def twin(name: str, source: str, **switch: object):
+    """The family with the switch on, and a copy with it off sharing D's weights."""
+    on, data = build(name, data__source=source, **switch)
+    off, _ = build(name, data__source=source)
+    off.nets["discriminator"].load_state_dict(on.nets["discriminator"].state_dict())
+    real = data.batch(torch.arange(8), torch.device("cpu"))["x"]
+    return on, off, real, torch.randn_like(real)
+
+
+def test_label_smoothing_targets_real_samples_at_one_minus_s() -> None:
+    on, off, real, fake = twin("vanilla", "ring", train__label_smoothing=0.2)
+    loss, real_scores, fake_scores, _ = d_objective(on, real, fake)
+    expected = (0.8 * torch.nn.functional.softplus(-real_scores) + 0.2 * torch.nn.functional.softplus(real_scores)
+                ).mean() + torch.nn.functional.softplus(fake_scores).mean()
+    assert torch.allclose(loss, expected)
+    assert not torch.allclose(loss, d_objective(off, real, fake)[0])
+
+
+def inputs_seen_by_d(family, x: torch.Tensor, step: int | None) -> torch.Tensor:
+    seen: list[torch.Tensor] = []
+    handle = family.nets["discriminator"].register_forward_hook(lambda m, i, o: seen.append(i[0].detach()))
+    torch.manual_seed(0)
+    family.score(x, step)
+    handle.remove()
+    return seen[0]
+
+
+def test_instance_noise_perturbs_d_inputs_and_anneals_to_zero() -> None:
+    on, _, real, _ = twin("vanilla", "ring", train__instance_noise=0.5, train__steps=100)
+    x = real.repeat(64, 1)
+    at_start = inputs_seen_by_d(on, x, step=0) - x
+    assert 0.4 < float(at_start.std()) < 0.6
+    halfway = inputs_seen_by_d(on, x, step=50) - x
+    assert 0.2 < float(halfway.std()) < 0.3
+    assert torch.equal(inputs_seen_by_d(on, x, step=100), x)
+
+
+def test_diffaugment_changes_what_d_sees_of_images_only_when_on() -> None:
+    on, off, real, _ = twin("dcgan", "digits", train__augment="diffaugment")
+    assert not torch.equal(inputs_seen_by_d(on, real, step=0), real)
+    assert torch.equal(inputs_seen_by_d(off, real, step=0), real)
+
+
+def test_r1_and_r2_join_the_discriminator_loss() -> None:
+    on, off, real, fake = twin("vanilla", "ring", train__r1_gamma=1.0, train__r2_gamma=1.0)
+    loss, _, _, terms = d_objective(on, real, fake)
+    plain = d_objective(off, real, fake)[0]
+    assert float(terms["r1"].detach()) > 0 and float(terms["r2"].detach()) > 0
+    assert torch.allclose(loss, plain + terms["r1"] + terms["r2"])
+
+
+def test_r3gan_plays_the_relativistic_pairing_game() -> None:
+    family, data = build("r3gan", data__source="ring")
+    real = data.batch(torch.arange(8), torch.device("cpu"))["x"]
+    loss, real_scores, fake_scores, terms = d_objective(family, real, torch.randn_like(real))
+    pairing = torch.log1p(torch.exp(fake_scores - real_scores)).mean()
+    assert torch.allclose(loss, pairing + terms["r1"] + terms["r2"])
+
+
+@pytest.mark.parametrize("name", ["sngan", "vanilla"])
+def test_spectral_norm_keeps_every_d_layer_at_unit_norm(name: str) -> None:
+    family, data = build(name, data__source="ring", model__d_norm="spectral")
+    discriminator = family.nets["discriminator"]
+    for _ in range(20):  # power iteration converges on the top singular value as D runs in training mode
+        discriminator(data.batch(torch.arange(8), torch.device("cpu"))["x"])
+    weights = [m.weight for m in discriminator.modules() if isinstance(m, torch.nn.Linear)]
+    assert weights and all(torch.nn.utils.parametrize.is_parametrized(m) for m in discriminator.modules()
+                           if isinstance(m, torch.nn.Linear))
+    norms = [float(torch.linalg.matrix_norm(w.detach(), ord=2)) for w in weights]
+    assert all(0.95 < n < 1.05 for n in norms), norms
+
+
+def test_two_time_scale_rates_reach_their_own_optimisers() -> None:
+    family, _ = build("vanilla", data__source="ring", train__lr_g=1e-4, train__lr_d=4e-4)
+    rates = {name: optimizer.param_groups[0]["lr"] for name, optimizer in family.optimizers().items()}
+    assert rates == {"generator": 1e-4, "discriminator": 4e-4}
+
+
+@pytest.mark.parametrize("source", ["ring", "digits"])
+def test_minibatch_std_reaches_the_discriminator_the_family_builds(source: str) -> None:
+    name = "vanilla" if source == "ring" else "dcgan"
+
+    def std_layers(family) -> list[torch.nn.Module]:
+        return [m for m in family.nets["discriminator"].modules() if isinstance(m, MinibatchStd)]
+
+    assert len(std_layers(build(name, data__source=source, model__minibatch_std=True)[0])) == 1
+    assert std_layers(build(name, data__source=source)[0]) == []
