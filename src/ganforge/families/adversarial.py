@@ -47,6 +47,10 @@ class AdversarialFamily(Family):
         if self.config.train.label_smoothing and not self.uses_bce:
             raise ConfigError(f"train.label_smoothing applies to the BCE families (vanilla, dcgan), not "
                               f"'{self.name}'; remove it or switch family")
+        if self.config.train.augment != "none" and spec.kind != "image":
+            raise ConfigError(f"train.augment '{self.config.train.augment}' augments images (colour, translation, "
+                              f"cutout), but '{spec.name}' holds {spec.shape[0]}-D vectors; use --train.augment none "
+                              "(train.instance_noise is the stabiliser of that kind for vectors)")
         pack, extra = model.pack, {"minibatch_std": model.minibatch_std}
         if model.arch in ("dcgan", "resnet"):
             if spec.kind != "image":
