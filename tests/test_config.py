@@ -53,6 +53,14 @@ def test_wrong_value_type_names_key_and_expected_type(key: str, value: str) -> N
     ("data.resolution", 512, "8 to 256"),
     ("data.channels", 2, "1 or 3"),
     ("train.device", "tpu", "auto, cpu, cuda"),
+    ("model.pack", 0, "model.pack' got 0; expected a number above 0"),
+    ("train.r1_gamma", -0.1, "train.r1_gamma' got -0.1; expected 0 or more"),
+    ("train.r2_gamma", -1.0, "expected 0 or more"),
+    ("train.instance_noise", -0.5, "expected 0 or more"),
+    ("train.unrolled_steps", -1, "expected 0 or more"),
+    ("train.augment", "mixup", "none, diffaugment"),
+    ("train.label_smoothing", 1.0, "0 <= s < 1"),
+    ("train.reg_every", 0, "train.reg_every' got 0"),
 ])
 def test_out_of_range_values_are_refused(key: str, value: object, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
