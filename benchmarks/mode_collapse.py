@@ -123,12 +123,15 @@ def one_run(data: str, row: str, steps: int, seed: int, threads: int,
 
 
 def mean_se(values: list[float], digits: int = 2) -> str:
+    """Mean ± standard error of the finite values; says how many runs it leaves out (reverse KL is infinite
+    for a run with no sample near any mode)."""
     finite = [v for v in values if math.isfinite(v)]
     if not finite:
         return "-"
     mean = statistics.fmean(finite)
     se = statistics.stdev(finite) / math.sqrt(len(finite)) if len(finite) > 1 else 0.0
-    return f"{mean:.{digits}f} ± {se:.{digits}f}"
+    shown = f"{mean:.{digits}f} ± {se:.{digits}f}"
+    return shown if len(finite) == len(values) else f"{shown} ({len(finite)} of {len(values)} runs finite)"
 
 
 def main() -> None:
