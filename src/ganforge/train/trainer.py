@@ -248,7 +248,7 @@ class Trainer:
         kept = f"the last good checkpoint is '{good[-1]}'" if good else "no checkpoint was written before it"
         raise TrainingDiverged(
             f"the {phase} loss became {value} at step {self.step + 1}; training stopped and {kept}; "
-            "lower train.lr_d / train.lr_g, or use a more stable family (wgan-gp, sngan)")
+            "lower train.lr_d / train.lr_g, add R1 (--train.r1_gamma 0.1), or use the r3gan family")
 
     def _request_stop(self, signum: int, frame: FrameType | None) -> None:
         if self._stop_requested:  # a second Ctrl-C stops at once
