@@ -45,6 +45,8 @@ TOY_ROWS: dict[str, dict[str, Any]] = {
     "PacGAN4": {"model.pack": 4},
     "minibatch std": {"model.minibatch_std": True},
     "R1 (gamma 0.1)": {"train.r1_gamma": 0.1},
+    "R2 (gamma 0.1)": {"train.r2_gamma": 0.1},
+    "spectral norm in D": {"model.d_norm": "spectral"},
     "instance noise 0.1": {"train.instance_noise": 0.1},
     "label smoothing 0.1": {"train.label_smoothing": 0.1},
     "SN + hinge (sngan)": {"model.family": "sngan"},
@@ -60,6 +62,8 @@ STACKED_BASE: dict[str, Any] = {"model.family": "dcgan", "data.source": "stacked
 STACKED_ROWS: dict[str, dict[str, Any]] = {
     "DCGAN": {},
     "PacDCGAN2": {"model.pack": 2},
+    "PacDCGAN3": {"model.pack": 3, "train.batch_size": 63},
+    "PacDCGAN4": {"model.pack": 4},
     "DCGAN + DiffAugment": {"train.augment": "diffaugment"},
     "recommended": "recommended",  # type: ignore[dict-item]  (R3GAN's loss on DCGAN nets)
 }
