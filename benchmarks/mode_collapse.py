@@ -66,6 +66,8 @@ STACKED_ROWS: dict[str, dict[str, Any]] = {
     "PacDCGAN4": {"model.pack": 4},
     "DCGAN + DiffAugment": {"train.augment": "diffaugment"},
     "recommended": "recommended",  # type: ignore[dict-item]  (R3GAN's loss on DCGAN nets)
+    # The same, with both learning rates held for the first two thirds of --steps, then decayed linearly to 0.
+    "recommended + LR decay (last third)": "recommended, decayed",  # type: ignore[dict-item]
 }
 
 PUBLISHED = {  # PacGAN (Lin et al. 2018), Tables 1 and 3: modes, % high quality, reverse KL
@@ -81,7 +83,10 @@ def recipe_for(data: str, row: str, steps: int, seed: int) -> dict[str, Any]:
               "train.sample_every": steps, "train.checkpoint_every": steps, "train.log_every": max(1, steps // 10)}
     if data == "stacked-mnist":
         chosen = STACKED_ROWS[row]
-        recipe = RECOMMENDED["image"] if chosen == "recommended" else {**STACKED_BASE, **chosen}
+        if chosen == "recommended, decayed":
+            recipe = {**RECOMMENDED["image"], "train.lr_decay": "linear", "train.lr_decay_start": 2 * steps // 3}
+        else:
+            recipe = RECOMMENDED["image"] if chosen == "recommended" else {**STACKED_BASE, **chosen}
         return {**recipe, "data.source": data, **common}
     chosen = TOY_ROWS[row]
     recipe = RECOMMENDED["vector"] if chosen == "recommended" else {**TOY_BASE, **chosen}
@@ -106,6 +111,9 @@ def one_run(data: str, row: str, steps: int, seed: int, threads: int,
     With `score_every`, the run trains in stages of that many steps (resuming from each stage's checkpoint,
     which is exact) and prints the scores after every stage, so a long run shows its curve as it goes.
     """
+    if score_every and recipe_for(data, row, steps, seed).get("train.lr_decay", "none") != "none":
+        raise SystemExit(f"row '{row}' decays its learning rate towards --steps, so stages of --score-every would "
+                         "each end at LR 0; run it without --score-every")
     torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "run"

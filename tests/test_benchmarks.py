@@ -6,6 +6,7 @@ import importlib.util
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,14 @@ def run_quick(name: str) -> str:
                             timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
+
+
+def load_mode_collapse() -> Any:
+    spec = importlib.util.spec_from_file_location("mode_collapse", BENCHMARKS / "mode_collapse.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_throughput_benchmark_compares_both_loops() -> None:
@@ -44,12 +53,17 @@ def test_mnist_recipes_benchmark_scores_each_recipe_at_the_references_cpu_time()
 
 
 def test_mode_collapse_staged_run_ends_where_an_uninterrupted_run_ends(capsys: pytest.CaptureFixture[str]) -> None:
-    spec = importlib.util.spec_from_file_location("mode_collapse", BENCHMARKS / "mode_collapse.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_mode_collapse()
     whole, _ = module.one_run("ring", "GAN", 60, 0, 1)
     staged, _ = module.one_run("ring", "GAN", 60, 0, 1, score_every=20)
     assert staged == whole  # each stage resumes its checkpoint exactly
     stages = [line for line in capsys.readouterr().out.splitlines() if "stage ring / GAN / seed 0" in line]
     assert [line.split("step ")[1].split(":")[0] for line in stages] == ["20", "40"]
+
+
+def test_mode_collapse_decayed_row_anneals_the_last_third_and_refuses_stages() -> None:
+    module = load_mode_collapse()
+    recipe = module.recipe_for("stacked-mnist", "recommended + LR decay (last third)", 60000, 0)
+    assert (recipe["train.lr_decay"], recipe["train.lr_decay_start"], recipe["train.steps"]) == ("linear", 40000, 60000)
+    with pytest.raises(SystemExit, match="run it without --score-every"):
+        module.one_run("stacked-mnist", "recommended + LR decay (last third)", 60, 0, 1, score_every=20)

@@ -13,6 +13,7 @@ import ganforge
 from ganforge import losses
 from ganforge.errors import ConfigError, TrainingDiverged
 from ganforge.train import checkpoint as checkpoint_module
+from ganforge.train.trainer import linear_decay
 
 from conftest import tiny
 
@@ -38,6 +39,28 @@ def test_resume_is_bit_exact(family: str, source: str, extra: dict, tmp_path: Pa
     differing = [k for k in straight if not torch.equal(straight[k], split[k])]
     assert differing == []
     assert any(k.startswith("optim.generator.") for k in straight) and "rng.torch" in straight
+
+
+def test_resuming_with_an_lr_decay_from_the_checkpoint_equals_that_schedule_from_scratch(tmp_path: Path) -> None:
+    """Train at a constant LR, then resume annealing it: the same as one run with lr_decay_start at the checkpoint."""
+    config = tiny(data__source="ring", train__steps=12, train__checkpoint_every=100, train__sample_every=100,
+                  train__lr_decay="linear", train__lr_decay_start=6)
+    ganforge.train(config, out=tmp_path / "straight")
+    ganforge.train({**config, "train.steps": 6, "train.lr_decay": "none", "train.lr_decay_start": 0},
+                   out=tmp_path / "split")
+    ganforge.resume(tmp_path / "split", train__steps=12, train__lr_decay="linear", train__lr_decay_start=6)
+    straight, split = final_tensors(tmp_path / "straight"), final_tensors(tmp_path / "split")
+    assert [k for k in straight if not torch.equal(straight[k], split[k])] == []
+    constant = tiny(data__source="ring", train__steps=12, train__checkpoint_every=100, train__sample_every=100)
+    ganforge.train(constant, out=tmp_path / "constant")  # the decay does change the outcome
+    assert not torch.equal(final_tensors(tmp_path / "constant")["nets.generator.body.0.weight"],
+                           straight["nets.generator.body.0.weight"])
+
+
+def test_linear_decay_holds_the_rate_until_its_start_then_falls_towards_zero() -> None:
+    factors = [linear_decay(step, start=4, steps=8) for step in range(8)]
+    assert factors == [1.0, 1.0, 1.0, 1.0, 1.0, 0.75, 0.5, 0.25]
+    assert [linear_decay(step, start=0, steps=4) for step in range(4)] == [1.0, 0.75, 0.5, 0.25]
 
 
 def test_resume_refuses_to_change_the_model(tmp_path: Path) -> None:

@@ -21,10 +21,12 @@ from ganforge.train.checkpoint import list_checkpoints
 from ganforge.train.rundir import RunDir
 from ganforge.train.trainer import Trainer
 
-# Keys a resumed run may change: schedule and bookkeeping only, never the model or the data.
-RESUMABLE_KEYS = ("train.steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
-                  "train.keep_checkpoints", "train.progress", "train.device", "train.eval_every",
-                  "train.eval_metrics", "train.eval_features", "train.eval_samples", "train.diagnostics")
+# Keys a resumed run may change: schedule and bookkeeping only, never the model or the data. The LR schedule
+# is one of them: "continue this run, annealing the LR over the new steps" is a common next step.
+RESUMABLE_KEYS = ("train.steps", "train.lr_decay", "train.lr_decay_start", "train.log_every",
+                  "train.sample_every", "train.checkpoint_every", "train.keep_checkpoints", "train.progress",
+                  "train.device", "train.eval_every", "train.eval_metrics", "train.eval_features",
+                  "train.eval_samples", "train.diagnostics")
 
 
 def _user_values(config: Config | Overrides | str | Path | None) -> Overrides:

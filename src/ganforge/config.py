@@ -49,6 +49,7 @@ class TrainConfig:
     lr_d: float = 2e-4               # discriminator learning rate
     betas: tuple[float, float] = (0.5, 0.999)  # Adam betas
     lr_decay: str = "none"           # none | linear (to 0 at the last step)
+    lr_decay_start: int = 0          # with lr_decay linear: the step the decay starts from (constant before)
     n_critic: int = 1                # D updates per G update
     unrolled_steps: int = 0          # unrolled D: G plays against D after k look-ahead updates (Metz et al. 2017)
     gp_weight: float = 10.0          # gradient-penalty weight (wgan-gp)
@@ -232,6 +233,13 @@ def validate(config: Config) -> None:
     if config.train.batch_size % config.model.pack:
         raise ConfigError(f"config key 'train.batch_size' ({config.train.batch_size}) must be a multiple of "
                           f"model.pack ({config.model.pack}): D judges packs of {config.model.pack} samples")
+    decay_start, steps = config.train.lr_decay_start, config.train.steps
+    if not 0 <= decay_start < steps:
+        raise ConfigError(f"config key 'train.lr_decay_start' got {decay_start!r}; expected a step from 0 to "
+                          f"train.steps - 1 ({steps - 1})")
+    if decay_start and config.train.lr_decay == "none":
+        raise ConfigError(f"config key 'train.lr_decay_start' got {decay_start!r} but train.lr_decay is 'none'; "
+                          "set --train.lr_decay linear, or leave lr_decay_start at 0")
     if config.train.eval_every < 0:
         raise ConfigError(f"config key 'train.eval_every' got {config.train.eval_every!r}; expected 0 (never) or more")
     if not 0.0 <= config.train.ema_decay < 1.0:

@@ -39,6 +39,11 @@ def gradient_norm(net: nn.Module) -> float:
     return float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))) if grads else 0.0
 
 
+def linear_decay(step: int, start: int, steps: int) -> float:
+    """The learning-rate factor at `step`: 1 until `start`, then linearly down to 1 / (steps - start) by the last."""
+    return 1.0 if step < start else 1.0 - (step - start) / (steps - start)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -123,7 +128,8 @@ class Trainer:
         batch = self.data.batch(self.sampler.next_indices(), self.backend.device)
         state = StepState(self.step, optimizers=self.optimizers)
         if self.config.train.lr_decay == "linear":
-            self._set_learning_rates(1.0 - self.step / self.config.train.steps)
+            self._set_learning_rates(linear_decay(self.step, self.config.train.lr_decay_start,
+                                                  self.config.train.steps))
         due = [phase for phase in self.phases if phase.due(self.step)]
         for i, phase in enumerate(due):
             # 2. Grad on only for nets trained now or later in this iteration: G stays frozen
