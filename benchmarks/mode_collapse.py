@@ -8,6 +8,9 @@ Published rows (PacGAN Table 1 and 3) are printed beside ours.
     python benchmarks/mode_collapse.py --data ring,grid --seeds 10 --workers 2
     python benchmarks/mode_collapse.py --data stacked-mnist --seeds 2 --steps 3000
     python benchmarks/mode_collapse.py --data stacked-mnist --rows DCGAN --seeds 1 --steps 60000 --score-every 10000
+    python benchmarks/mode_collapse.py --data stacked-mnist --rows recommended --seeds 1 --steps 80000 \
+        --score-every 10000 --keep-runs runs/bench                 # keeps every stage's checkpoint
+    python benchmarks/mode_collapse.py --data stacked-mnist --score-run runs/branch   # score one run folder
     python benchmarks/mode_collapse.py --quick              # a smoke test: one seed, a few steps
 
 Rows run their seeds in `--workers` processes of one thread each (on a 2-core CPU, 2 workers train
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import math
 import statistics
 import tempfile
@@ -66,8 +70,8 @@ STACKED_ROWS: dict[str, dict[str, Any]] = {
     "PacDCGAN4": {"model.pack": 4},
     "DCGAN + DiffAugment": {"train.augment": "diffaugment"},
     "recommended": "recommended",  # type: ignore[dict-item]  (R3GAN's loss on DCGAN nets)
-    # The same, with both learning rates held for the first two thirds of --steps, then decayed linearly to 0.
-    "recommended + LR decay (last third)": "recommended, decayed",  # type: ignore[dict-item]
+    # The same, with both learning rates held for the first three quarters of --steps, then decayed linearly to 0.
+    "recommended + LR decay (last quarter)": "recommended, decayed",  # type: ignore[dict-item]
 }
 
 PUBLISHED = {  # PacGAN (Lin et al. 2018), Tables 1 and 3: modes, % high quality, reverse KL
@@ -84,7 +88,7 @@ def recipe_for(data: str, row: str, steps: int, seed: int) -> dict[str, Any]:
     if data == "stacked-mnist":
         chosen = STACKED_ROWS[row]
         if chosen == "recommended, decayed":
-            recipe = {**RECOMMENDED["image"], "train.lr_decay": "linear", "train.lr_decay_start": 2 * steps // 3}
+            recipe = {**RECOMMENDED["image"], "train.lr_decay": "linear", "train.lr_decay_start": 3 * steps // 4}
         else:
             recipe = RECOMMENDED["image"] if chosen == "recommended" else {**STACKED_BASE, **chosen}
         return {**recipe, "data.source": data, **common}
@@ -104,32 +108,50 @@ def score(run: ganforge.Run, data: str, seed: int) -> dict[str, float]:
             "reverse_kl": coverage.reverse_kl}
 
 
-def one_run(data: str, row: str, steps: int, seed: int, threads: int,
-            score_every: int = 0) -> tuple[dict[str, float], float]:
+def stage_ends(steps: int, score_every: int, decay_start: int | None) -> list[int]:
+    """The steps a staged run stops at to be scored: every `score_every` steps, but none inside an LR decay
+    (a stage there would need the decay's end, which only the last stage has), and always `steps`."""
+    last = steps if decay_start is None else decay_start
+    ends = list(range(score_every, last + 1, score_every)) if score_every > 0 else []
+    return ends if ends and ends[-1] == steps else [*ends, steps]
+
+
+def one_run(data: str, row: str, steps: int, seed: int, threads: int, score_every: int = 0,
+            keep: str = "") -> tuple[dict[str, float], float]:
     """Train and score one seed of one row; returns (scores, CPU seconds of training).
 
-    With `score_every`, the run trains in stages of that many steps (resuming from each stage's checkpoint,
-    which is exact) and prints the scores after every stage, so a long run shows its curve as it goes.
+    With `score_every`, the run trains in stages (resuming from each stage's checkpoint, which is exact) and
+    prints the scores after every stage, so a long run shows its curve as it goes. A row that decays its LR
+    trains its stages before the decay at a constant LR (as its schedule has it) and the decay in one stage.
+    With `keep`, the run folder (with every stage's checkpoint) stays in that folder, to be resumed or branched.
     """
-    if score_every and recipe_for(data, row, steps, seed).get("train.lr_decay", "none") != "none":
-        raise SystemExit(f"row '{row}' decays its learning rate towards --steps, so stages of --score-every would "
-                         "each end at LR 0; run it without --score-every")
+    recipe = recipe_for(data, row, steps, seed)
+    decays = recipe.get("train.lr_decay", "none") != "none"
+    decay_start = int(recipe.get("train.lr_decay_start", 0)) if decays else None
+    ends = stage_ends(steps, score_every, decay_start)
+    if score_every and decay_start == 0:
+        raise SystemExit(f"row '{row}' decays its learning rate from step 0, so it has no stage to score before "
+                         "--steps; run it without --score-every")
     torch.set_num_threads(threads)
-    with tempfile.TemporaryDirectory() as folder:
-        out = Path(folder) / "run"
-        stage = min(score_every, steps) if score_every > 0 else steps
+    with tempfile.TemporaryDirectory() if not keep else contextlib.nullcontext(keep) as folder:
+        out = Path(folder) / f"{data}-{row.replace(' ', '_').replace('/', '_')}-seed{seed}"
+        kept = {"train.keep_checkpoints": steps // (score_every or steps) + 1} if keep else {}
+        first = {**recipe_for(data, row, ends[0], seed), **kept}
+        if decays and ends[0] < steps:  # the schedule's constant part, as a run of its own length
+            first.update({"train.lr_decay": "none", "train.lr_decay_start": 0})
         start = time.process_time()
-        run = ganforge.train(recipe_for(data, row, stage, seed), out=out)
+        run = ganforge.train(first, out=out, overwrite=bool(keep))
         seconds = time.process_time() - start
-        while stage < steps:
+        for done, stage in itertools.pairwise(ends):
             scores = score(run, data, seed)
             quality = "" if math.isnan(scores["high_quality"]) else f"high quality {scores['high_quality']:.1f}%, "
-            print(f"  stage {data} / {row} / seed {seed} / step {stage}: modes {scores['modes']:g}, {quality}"
-                  f"reverse KL {scores['reverse_kl']:.3f}, CPU s {seconds:.1f}", flush=True)
-            stage = min(stage + score_every, steps)
+            print(f"  stage {data} / {row} / seed {seed} / step {done}: modes {scores['modes']:g}, "
+                  f"{quality}reverse KL {scores['reverse_kl']:.3f}, CPU s {seconds:.1f}", flush=True)
+            schedule = {"train__lr_decay": recipe["train.lr_decay"],
+                        "train__lr_decay_start": decay_start} if decays and stage == steps else {}
             start = time.process_time()
-            run = ganforge.resume(out, train__steps=stage, train__checkpoint_every=score_every,
-                                  train__sample_every=score_every)
+            run = ganforge.resume(out, train__steps=stage, train__checkpoint_every=score_every or steps,
+                                  train__sample_every=score_every or steps, **schedule)
             seconds += time.process_time() - start
         return score(run, data, seed), seconds
 
@@ -155,8 +177,18 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="processes running seeds side by side")
     parser.add_argument("--score-every", type=int, default=0,
                         help="also score every this many steps, printing a stage line (0: only at the end)")
+    parser.add_argument("--keep-runs", default="", metavar="DIR",
+                        help="keep each run folder, with every stage's checkpoint, in DIR (to resume or branch it)")
+    parser.add_argument("--score-run", default="", metavar="RUN",
+                        help="only score an existing run folder (e.g. a branch made with ganforge resume) on --data")
     parser.add_argument("--quick", action="store_true", help="one seed, 20 steps, ring, two rows")
     args = parser.parse_args()
+    if args.score_run:
+        run = ganforge.load(args.score_run)  # sampled with the seeds a benchmark run of its seed uses
+        scores = score(run, args.data, seed=run.config.train.seed)
+        shown = ", ".join(f"{key} {value:.3f}" for key, value in scores.items())
+        print(f"{args.score_run} (step {run.step}) on {args.data}: {shown}")
+        return
     datasets = args.data.split(",")
     if args.quick:
         datasets, args.seeds, args.steps, args.rows = ["ring"], 1, 20, "GAN,PacGAN2"
@@ -170,8 +202,8 @@ def main() -> None:
               f"   published (modes / % / KL)")
         # Every (row, seed) of this data set goes to the pool at once, so workers never idle between rows.
         threads = 1 if args.workers > 1 else torch.get_num_threads()
-        jobs = {row: [(data, row, args.steps, seed, threads, args.score_every) for seed in range(args.seeds)]
-                for row in rows}
+        jobs = {row: [(data, row, args.steps, seed, threads, args.score_every, args.keep_runs)
+                      for seed in range(args.seeds)] for row in rows}
         with ProcessPoolExecutor(args.workers) if args.workers > 1 else contextlib.nullcontext() as pool:
             futures = {row: [pool.submit(one_run, *job) for job in jobs[row]] for row in rows} if pool else {}
             for row in rows:

@@ -52,18 +52,47 @@ def test_mnist_recipes_benchmark_scores_each_recipe_at_the_references_cpu_time()
     assert all(float(row.split()[-1]) > 0 for row in rows)  # an FID, not a placeholder
 
 
-def test_mode_collapse_staged_run_ends_where_an_uninterrupted_run_ends(capsys: pytest.CaptureFixture[str]) -> None:
+def test_mode_collapse_staged_run_ends_where_an_uninterrupted_run_ends(capsys: pytest.CaptureFixture[str],
+                                                                        tmp_path: Path) -> None:
     module = load_mode_collapse()
     whole, _ = module.one_run("ring", "GAN", 60, 0, 1)
-    staged, _ = module.one_run("ring", "GAN", 60, 0, 1, score_every=20)
+    staged, _ = module.one_run("ring", "GAN", 60, 0, 1, score_every=20, keep=str(tmp_path))
     assert staged == whole  # each stage resumes its checkpoint exactly
     stages = [line for line in capsys.readouterr().out.splitlines() if "stage ring / GAN / seed 0" in line]
     assert [line.split("step ")[1].split(":")[0] for line in stages] == ["20", "40"]
+    kept = sorted(path.name for path in (tmp_path / "ring-GAN-seed0" / "checkpoints").iterdir())
+    assert kept == ["step-0000020", "step-0000040", "step-0000060"]  # every stage stays, to branch from
 
 
-def test_mode_collapse_decayed_row_anneals_the_last_third_and_refuses_stages() -> None:
+def test_mode_collapse_stages_stop_before_an_lr_decay_and_not_inside_it() -> None:
+    stage_ends = load_mode_collapse().stage_ends
+    assert stage_ends(80000, 10000, None) == [10000 * k for k in range(1, 9)]
+    assert stage_ends(80000, 10000, 60000) == [10000 * k for k in range(1, 7)] + [80000]
+    assert stage_ends(100, 30, 75) == [30, 60, 100]
+    assert stage_ends(100, 0, None) == [100]
+
+
+def test_mode_collapse_staged_decayed_run_equals_an_uninterrupted_one(monkeypatch: pytest.MonkeyPatch,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
     module = load_mode_collapse()
-    recipe = module.recipe_for("stacked-mnist", "recommended + LR decay (last third)", 60000, 0)
-    assert (recipe["train.lr_decay"], recipe["train.lr_decay_start"], recipe["train.steps"]) == ("linear", 40000, 60000)
+    plain = module.recipe_for
+    monkeypatch.setattr(module, "recipe_for", lambda data, row, steps, seed: {
+        **plain(data, row, steps, seed), "train.lr_decay": "linear", "train.lr_decay_start": 3 * steps // 4})
+    whole, _ = module.one_run("ring", "GAN", 80, 0, 1)
+    staged, _ = module.one_run("ring", "GAN", 80, 0, 1, score_every=20)
+    assert staged == whole  # constant stages up to step 60, then the decay in one stage
+    stages = [line for line in capsys.readouterr().out.splitlines() if "stage ring" in line]
+    assert [line.split("step ")[1].split(":")[0] for line in stages] == ["20", "40", "60"]
+    constant, _ = load_mode_collapse().one_run("ring", "GAN", 80, 0, 1)
+    assert constant != whole  # the decay was applied
+
+
+def test_mode_collapse_decayed_row_anneals_the_last_quarter() -> None:
+    module = load_mode_collapse()
+    recipe = module.recipe_for("stacked-mnist", "recommended + LR decay (last quarter)", 80000, 0)
+    assert (recipe["train.lr_decay"], recipe["train.lr_decay_start"], recipe["train.steps"]) == ("linear", 60000, 80000)
+
+
+def test_mode_collapse_refuses_stages_for_a_decay_from_the_first_step() -> None:
     with pytest.raises(SystemExit, match="run it without --score-every"):
-        module.one_run("stacked-mnist", "recommended + LR decay (last third)", 60, 0, 1, score_every=20)
+        load_mode_collapse().one_run("ring", "recommended", 60, 0, 1, score_every=20)

@@ -168,7 +168,7 @@ def test_sampler_gives_each_rank_disjoint_batches() -> None:
 def test_stacked_mnist_has_a_real_digit_per_channel_and_1000_modes() -> None:
     stacked = load_data(DataConfig(source="stacked-mnist"))
     digits = load_data(DataConfig(source="mnist"))
-    assert stacked.x.shape == (50_000, 3, 28, 28) and stacked.spec.num_classes == 1000
+    assert stacked.x.shape == (128_000, 3, 28, 28) and stacked.spec.num_classes == 1000
     assert len(torch.unique(stacked.y)) == 1000
     label = int(stacked.y[0])
     for channel, digit in enumerate((label // 100, label // 10 % 10, label % 10)):

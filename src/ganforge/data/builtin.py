@@ -34,7 +34,7 @@ def mnist_digits() -> tuple[np.ndarray, np.ndarray]:
     return images, table[:, -1].astype(np.int64)
 
 
-STACKED_SAMPLES = 50_000
+STACKED_SAMPLES = 128_000  # PacGAN's num_training_sample: a fixed set of this many triples
 STACKED_SEED = 4321
 
 
@@ -42,7 +42,9 @@ def stacked_mnist(n: int = STACKED_SAMPLES, seed: int = STACKED_SEED) -> tuple[n
     """Stacked MNIST (Metz et al. 2017; PacGAN): three random real digits as the RGB channels of one image.
 
     1,000 modes (one per digit triple); label = 100 * red digit + 10 * green digit + blue digit.
-    Returns uint8 (n, 3, 28, 28) and int64 labels; the same set for every run.
+    Returns uint8 (n, 3, 28, 28) and int64 labels; the same set for every run. The size matters to the
+    mode-KL metric: a generator that copies a fixed set inherits its histogram's KL to uniform (0.010 for
+    50,000 triples, 0.004 for PacGAN's 128,000).
     """
     digits, labels = mnist_digits()
     picks = np.random.default_rng(seed).integers(0, len(digits), size=(n, 3))
