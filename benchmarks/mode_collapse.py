@@ -101,7 +101,8 @@ def score(run: ganforge.Run, data: str, seed: int) -> dict[str, float]:
     if data == "stacked-mnist":
         images = torch.cat([run.sample(1000, seed=seed * 100_000 + i) for i in range(0, STACKED_SAMPLES, 1000)])
         result = stacked_modes(images[:STACKED_SAMPLES], "cpu")
-        return {"modes": result["modes"], "high_quality": math.nan, "reverse_kl": result["modes_kl"]}
+        return {"modes": result["modes"], "high_quality": math.nan, "reverse_kl": result["modes_kl"],
+                "digit_kl": result["digit_kl"], "dependence_kl": result["dependence_kl"]}
     centres, std = TOY_MIXTURES[data]
     coverage = mode_coverage(run.sample(2500, seed=seed), torch.tensor(centres), std)
     return {"modes": coverage.modes_captured, "high_quality": 100 * coverage.high_quality,
@@ -145,8 +146,10 @@ def one_run(data: str, row: str, steps: int, seed: int, threads: int, score_ever
         for done, stage in itertools.pairwise(ends):
             scores = score(run, data, seed)
             quality = "" if math.isnan(scores["high_quality"]) else f"high quality {scores['high_quality']:.1f}%, "
+            split = (f" (digit imbalance {scores['digit_kl']:.3f} + dependence {scores['dependence_kl']:.3f})"
+                     if "digit_kl" in scores else "")
             print(f"  stage {data} / {row} / seed {seed} / step {done}: modes {scores['modes']:g}, "
-                  f"{quality}reverse KL {scores['reverse_kl']:.3f}, CPU s {seconds:.1f}", flush=True)
+                  f"{quality}reverse KL {scores['reverse_kl']:.3f}{split}, CPU s {seconds:.1f}", flush=True)
             schedule = {"train__lr_decay": recipe["train.lr_decay"],
                         "train__lr_decay_start": decay_start} if decays and stage == steps else {}
             start = time.process_time()
@@ -212,8 +215,8 @@ def main() -> None:
                 outcomes = [f.result() for f in futures[row]] if pool else [one_run(*job) for job in jobs[row]]
                 for scores, cpu in outcomes:
                     seconds.append(cpu)
-                    for key, value in scores.items():
-                        results[key].append(value)
+                    for key in results:
+                        results[key].append(scores[key])
                 published = PUBLISHED.get((data, row))
                 shown = " / ".join("-" if v is None else f"{v:g}" for v in published) if published else ""
                 print(f"{'':{len(data) + 2}s}{row:26s} {mean_se(results['modes']):>14s} "

@@ -111,3 +111,4 @@ def test_stacked_mnist_modes_count_real_triples_and_catch_collapse() -> None:
     assert abs(score["modes"] - expected) <= 0.05 * expected and score["modes_kl"] < 1.0
     collapsed = stacked_modes(real.x[:1].repeat(50, 1, 1, 1), "cpu")
     assert collapsed["modes"] == 1 and collapsed["modes_kl"] == pytest.approx(math.log(1000))
+    assert collapsed["digit_kl"] == pytest.approx(math.log(1000)) and collapsed["dependence_kl"] == pytest.approx(0)
