@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -91,6 +92,21 @@ def test_mode_collapse_decayed_row_anneals_the_last_quarter() -> None:
     module = load_mode_collapse()
     recipe = module.recipe_for("stacked-mnist", "recommended + LR decay (last quarter)", 80000, 0)
     assert (recipe["train.lr_decay"], recipe["train.lr_decay_start"], recipe["train.steps"]) == ("linear", 60000, 80000)
+
+
+def test_mode_collapse_every_stacked_row_builds_its_nets() -> None:
+    from ganforge.data import load_data
+    from ganforge.families import FAMILIES
+    from ganforge.recipes import resolve
+
+    module = load_mode_collapse()
+    spec = load_data(resolve({"data.source": "stacked-mnist", "data.max_samples": 64}).data).spec
+    for row in module.STACKED_ROWS:
+        config = resolve(module.recipe_for("stacked-mnist", row, 100, 0))
+        nets = FAMILIES[config.model.family](config, spec).build_nets()
+        assert nets["discriminator"](torch.zeros(2, 3 * config.model.pack, 28, 28)).shape == (2,), row
+    deeper = module.recipe_for("stacked-mnist", "recommended + deeper D (d_layers 3)", 100, 0)
+    assert deeper["model.d_layers"] == 3 and deeper["model.family"] == "r3gan"
 
 
 def test_mode_collapse_refuses_stages_for_a_decay_from_the_first_step() -> None:

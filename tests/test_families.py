@@ -251,3 +251,17 @@ def test_minibatch_std_reaches_the_discriminator_the_family_builds(source: str) 
 
     assert len(std_layers(build(name, data__source=source, model__minibatch_std=True)[0])) == 1
     assert std_layers(build(name, data__source=source)[0]) == []
+
+
+def test_model_d_layers_deepens_the_conv_discriminator_and_is_refused_where_it_cannot_apply() -> None:
+    def strided(family) -> int:
+        return sum(1 for m in family.nets["discriminator"].modules()
+                   if isinstance(m, torch.nn.Conv2d) and m.stride == (2, 2))
+
+    auto = strided(build("dcgan", data__source="digits")[0])  # 8 px digits: one halving to 4 px
+    assert strided(build("dcgan", data__source="digits", model__d_layers=auto + 1)[0]) == auto + 1
+    refusal = r"model.d_layers 4 halves a 8 px image to nothing; expected 0 \(automatic\) to 3"
+    with pytest.raises(ConfigError, match=refusal):
+        build("dcgan", data__source="digits", model__d_layers=4)
+    with pytest.raises(ConfigError, match="model.arch is 'mlp'"):
+        build("vanilla", data__source="ring", model__d_layers=2)

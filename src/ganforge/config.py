@@ -32,6 +32,7 @@ class ModelConfig:
     latent_dist: str = "normal"      # normal | uniform (on [-1, 1])
     g_width: int = 64                # conv nets: base channels of G
     d_width: int = 64                # conv nets: base channels of D
+    d_layers: int = 0                # conv nets: D's halvings of the image; 0 = while the map is >= 8 px
     mlp_hidden: int = 256            # MLP nets: units per hidden layer
     mlp_layers: int = 3              # MLP nets: hidden layers
     d_norm: str = "auto"             # batch | none | spectral | layer; auto = the family's
@@ -224,6 +225,9 @@ def validate(config: Config) -> None:
     for key in POSITIVE:
         if flat[key] is not None and flat[key] <= 0:
             raise ConfigError(f"config key '{key}' got {flat[key]!r}; expected a number above 0")
+    if config.model.d_layers < 0:
+        raise ConfigError(f"config key 'model.d_layers' got {config.model.d_layers!r}; expected 0 (automatic: "
+                          "halve while the map is at least 8 px) or a number of halvings")
     for key in ("train.r1_gamma", "train.r2_gamma", "train.instance_noise", "train.gp_weight", "train.unrolled_steps"):
         if flat[key] < 0:
             raise ConfigError(f"config key '{key}' got {flat[key]!r}; expected 0 or more")

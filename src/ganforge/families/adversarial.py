@@ -15,6 +15,7 @@ from ganforge.augment import diff_augment
 from ganforge.errors import ConfigError
 from ganforge.families.base import Batch, Family, Phase, StepState, make_optimizer
 from ganforge.nets import build_net
+from ganforge.nets.dcgan import max_discriminator_layers
 from ganforge.nets.layers import dcgan_init_
 from ganforge.regularizers import Critic, r1_penalty, r2_penalty
 
@@ -59,6 +60,11 @@ class AdversarialFamily(Family):
                     f"{spec.shape[0]}-D vectors; use --model.arch mlp, or a family such as vanilla, wgan-gp or sngan"
                 )
             channels, resolution = spec.shape[0], spec.shape[1]
+            if model.d_layers > max_discriminator_layers(resolution):
+                raise ConfigError(f"model.d_layers {model.d_layers} halves a {resolution} px image to nothing; "
+                                  f"expected 0 (automatic) to {max_discriminator_layers(resolution)} for "
+                                  f"'{spec.name}'")
+            extra["layers"] = model.d_layers
             if model.arch == "resnet":
                 if model.d_norm != "none":
                     raise ConfigError(f"model.arch 'resnet' has no normalisation layers (R3GAN's design), but "
@@ -75,6 +81,9 @@ class AdversarialFamily(Family):
             dcgan_init_(generator)
             dcgan_init_(discriminator)
         else:
+            if model.d_layers:
+                raise ConfigError(f"model.d_layers sets the conv D's halvings, but model.arch is '{model.arch}' "
+                                  "(an MLP); use --model.mlp_layers for its depth, or leave d_layers at 0")
             generator = build_net("mlp_generator", latent_dim=model.latent_dim, out_shape=spec.shape,
                                   hidden=model.mlp_hidden, layers=model.mlp_layers,
                                   output="tanh" if spec.kind == "image" else "linear")

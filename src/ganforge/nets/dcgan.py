@@ -23,13 +23,22 @@ def generator_plan(resolution: int) -> tuple[int, int]:
     return base, -neg_ups
 
 
-def discriminator_plan(resolution: int) -> list[int]:
-    """Spatial sizes after each stride-2 conv, halving while the map is at least 8 px."""
+def discriminator_plan(resolution: int, layers: int = 0) -> list[int]:
+    """Spatial sizes after each of D's halvings: `layers` of them, or with 0 while the map is at least 8 px
+    (28 px: 14, 7; with layers=3: 14, 7, 3)."""
+    if layers > max_discriminator_layers(resolution):
+        raise ValueError(f"{layers} halvings of a {resolution} px image leave no pixel; at most "
+                         f"{max_discriminator_layers(resolution)}")
     sizes, size = [], resolution
-    while size >= 8:
+    while (len(sizes) < layers) if layers else size >= 8:
         size //= 2
         sizes.append(size)
     return sizes
+
+
+def max_discriminator_layers(resolution: int) -> int:
+    """The most halvings that leave D a map of at least 1 px."""
+    return resolution.bit_length() - 1
 
 
 class DCGANGenerator(nn.Module):
@@ -63,9 +72,9 @@ class DCGANDiscriminator(nn.Module):
     """image -> [Conv(4, 2, 1) + norm + LeakyReLU(0.2)] * k -> Conv over the last map -> one logit."""
 
     def __init__(self, resolution: int, channels: int, width: int = 64, norm: str = "batch",
-                 minibatch_std: bool = False) -> None:
+                 minibatch_std: bool = False, layers: int = 0) -> None:
         super().__init__()
-        sizes = discriminator_plan(resolution)
+        sizes = discriminator_plan(resolution, layers)
         widths = [width * min(2**i, MAX_WIDTH_MULT) for i in range(len(sizes))]
         bias = norm != "batch"
         layers: list[nn.Module] = []

@@ -26,11 +26,16 @@ def feature_norm(norm: str, channels: int, conv: bool) -> nn.Module:
 class MinibatchStd(nn.Module):
     """Karras et al. 2018: append the batch's mean feature std as one more feature (or channel).
 
-    A D that sees how varied the batch is can spot a G that emits near-identical samples.
+    A D that sees how varied the batch is can spot a G that emits near-identical samples. The std is
+    sqrt(var + 1e-8), as Karras et al.'s: a feature constant over the batch (blank image borders) would
+    otherwise give sqrt's infinite slope at 0 and a nan gradient penalty.
     """
 
+    eps = 1e-8
+
     def forward(self, x: Tensor) -> Tensor:
-        std = x.float().std(dim=0, unbiased=False).mean().to(x.dtype) if len(x) > 1 else x.new_zeros(())
+        var = x.float().var(dim=0, unbiased=False)
+        std = (var + self.eps).sqrt().mean().to(x.dtype) if len(x) > 1 else x.new_zeros(())
         return torch.cat([x, std.expand(x.shape[0], 1, *x.shape[2:])], dim=1)
 
 
