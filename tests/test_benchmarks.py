@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -112,3 +113,24 @@ def test_mode_collapse_every_stacked_row_builds_its_nets() -> None:
 def test_mode_collapse_refuses_stages_for_a_decay_from_the_first_step() -> None:
     with pytest.raises(SystemExit, match="run it without --score-every"):
         load_mode_collapse().one_run("ring", "recommended", 60, 0, 1, score_every=20)
+
+
+def test_digit_balance_benchmark_prints_a_digit_kl_per_run() -> None:
+    out = run_quick("digit_balance.py")
+    rows = [line.split() for line in out.splitlines() if line.startswith(("recommended", "deeper D"))]
+    assert len(rows) == 2
+    kl_column = [float(row[2 if row[0] == "recommended" else 3]) for row in rows]
+    assert all(0 <= kl <= math.log(10) + 1e-3 for kl in kl_column)  # log 10: every sample one digit
+
+
+def test_digit_balance_counts_shares_and_kl_by_hand() -> None:
+    spec = importlib.util.spec_from_file_location("digit_balance", BENCHMARKS / "digit_balance.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    probabilities = torch.zeros(4, 10)
+    probabilities[[0, 1, 2, 3], [1, 1, 1, 7]] = torch.tensor([0.95, 0.5, 0.99, 0.8])
+    result = module.digit_balance(probabilities)
+    assert result["shares"][1] == 0.75 and result["shares"][7] == 0.25
+    assert result["digit_kl"] == pytest.approx(0.75 * math.log(7.5) + 0.25 * math.log(2.5))
+    assert result["below_0.9"] == 0.5 and result["confidence"] == pytest.approx(0.81)
