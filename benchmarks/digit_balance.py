@@ -22,6 +22,7 @@ import torch
 
 import ganforge
 from ganforge.metrics.classifier import MNISTFeatures
+from ganforge.metrics.modes import kl_to_uniform
 from ganforge.recipes import RECOMMENDED
 
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -35,10 +36,9 @@ SAMPLES = 10_000
 def digit_balance(probabilities: torch.Tensor) -> dict[str, Any]:
     """KL of the predicted-digit histogram to uniform, the shares, and the classifier's confidence."""
     confidence, digits = probabilities.max(-1)
-    shares = torch.bincount(digits, minlength=probabilities.shape[1]).double() / len(digits)
-    present = shares[shares > 0]
-    kl = float((present * (present * len(shares)).log()).sum())
-    return {"digit_kl": kl, "shares": shares.tolist(), "confidence": float(confidence.mean()),
+    counts = torch.bincount(digits, minlength=probabilities.shape[1])
+    shares = counts.double() / len(digits)
+    return {"digit_kl": kl_to_uniform(counts), "shares": shares.tolist(), "confidence": float(confidence.mean()),
             "below_0.9": float((confidence < 0.9).float().mean())}
 
 

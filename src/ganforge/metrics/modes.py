@@ -35,17 +35,13 @@ def mode_coverage(samples: Tensor, centres: Tensor, std: float, threshold: float
     good = nearest_distance <= threshold * std
     counts = torch.bincount(nearest[good], minlength=len(centres))
     total = int(counts.sum())
-    if total == 0:
-        reverse_kl = math.inf
-    else:
-        p = counts.double() / total
-        present = p > 0
-        reverse_kl = float((p[present] * torch.log(p[present] * len(centres))).sum())
+    reverse_kl = math.inf if total == 0 else kl_to_uniform(counts)
     return ModeCoverage(int((counts > 0).sum()), len(centres), float(good.double().mean()), reverse_kl,
                         tuple(int(c) for c in counts))
 
 
-def _kl_to_uniform(counts: Tensor) -> float:
+def kl_to_uniform(counts: Tensor) -> float:
+    """KL(histogram || uniform over its len(counts) bins) of non-negative counts with a positive sum."""
     p = counts.double() / counts.sum()
     p = p[p > 0]
     return float((p * (p * len(counts)).log()).sum())
@@ -62,6 +58,6 @@ def stacked_mode_kls(digits: Tensor, classes: int = 10) -> dict[str, float]:
     channels = digits.shape[1]
     weights = classes ** torch.arange(channels - 1, -1, -1)
     modes = (digits.long() * weights).sum(1)
-    total = _kl_to_uniform(torch.bincount(modes, minlength=classes ** channels))
-    marginal = sum(_kl_to_uniform(torch.bincount(digits[:, c].long(), minlength=classes)) for c in range(channels))
+    total = kl_to_uniform(torch.bincount(modes, minlength=classes ** channels))
+    marginal = sum(kl_to_uniform(torch.bincount(digits[:, c].long(), minlength=classes)) for c in range(channels))
     return {"modes_kl": total, "digit_kl": marginal, "dependence_kl": total - marginal}
