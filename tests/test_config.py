@@ -64,6 +64,7 @@ def test_wrong_value_type_names_key_and_expected_type(key: str, value: str) -> N
     ("train.lr_decay_start", 3000, r"lr_decay_start' got 3000; expected a step from 0 to train.steps - 1 \(2999\)"),
     ("train.lr_decay_start", 10, "but train.lr_decay is 'none'; set --train.lr_decay linear"),
     ("model.d_layers", -1, r"model.d_layers' got -1; expected 0 \(automatic"),
+    ("model.d_min_px", 1, r"model.d_min_px' got 1; expected 2 or more"),
 ])
 def test_out_of_range_values_are_refused(key: str, value: object, message: str) -> None:
     with pytest.raises(ConfigError, match=message):

@@ -12,6 +12,7 @@ import ganforge
 from ganforge.data import load_data
 from ganforge.errors import ConfigError
 from ganforge.families import FAMILIES
+from ganforge.nets.dcgan import discriminator_plan
 from ganforge.nets.layers import MinibatchStd
 from ganforge.recipes import resolve
 
@@ -265,3 +266,12 @@ def test_model_d_layers_deepens_the_conv_discriminator_and_is_refused_where_it_c
         build("dcgan", data__source="digits", model__d_layers=4)
     with pytest.raises(ConfigError, match="model.arch is 'mlp'"):
         build("vanilla", data__source="ring", model__d_layers=2)
+
+
+@pytest.mark.parametrize(("min_px", "halvings"), [(8, 1), (4, 2), (2, 3)])
+def test_model_d_min_px_sets_where_the_automatic_discriminator_stops_halving(min_px: int, halvings: int) -> None:
+    family, _ = build("dcgan", data__source="digits", model__d_min_px=min_px)  # 8 px digits
+    strided = [m for m in family.nets["discriminator"].modules()
+               if isinstance(m, torch.nn.Conv2d) and m.stride == (2, 2)]
+    assert len(strided) == halvings
+    assert discriminator_plan(28, min_px=4) == discriminator_plan(28, layers=3) == [14, 7, 3]

@@ -32,7 +32,8 @@ class ModelConfig:
     latent_dist: str = "normal"      # normal | uniform (on [-1, 1])
     g_width: int = 64                # conv nets: base channels of G
     d_width: int = 64                # conv nets: base channels of D
-    d_layers: int = 0                # conv nets: D's halvings of the image; 0 = while the map is >= 8 px
+    d_layers: int = 0                # conv nets: D's halvings of the image; 0 = while the map is >= d_min_px
+    d_min_px: int = 8                # conv nets with d_layers 0: D halves while its map is at least this (>= 2)
     mlp_hidden: int = 256            # MLP nets: units per hidden layer
     mlp_layers: int = 3              # MLP nets: hidden layers
     d_norm: str = "auto"             # batch | none | spectral | layer; auto = the family's
@@ -227,7 +228,10 @@ def validate(config: Config) -> None:
             raise ConfigError(f"config key '{key}' got {flat[key]!r}; expected a number above 0")
     if config.model.d_layers < 0:
         raise ConfigError(f"config key 'model.d_layers' got {config.model.d_layers!r}; expected 0 (automatic: "
-                          "halve while the map is at least 8 px) or a number of halvings")
+                          "halve while the map is at least model.d_min_px) or a number of halvings")
+    if config.model.d_min_px < 2:
+        raise ConfigError(f"config key 'model.d_min_px' got {config.model.d_min_px!r}; expected 2 or more (D halves "
+                          "its map while it is at least this many px; 8 is the default)")
     for key in ("train.r1_gamma", "train.r2_gamma", "train.instance_noise", "train.gp_weight", "train.unrolled_steps"):
         if flat[key] < 0:
             raise ConfigError(f"config key '{key}' got {flat[key]!r}; expected 0 or more")

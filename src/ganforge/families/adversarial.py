@@ -64,7 +64,7 @@ class AdversarialFamily(Family):
                 raise ConfigError(f"model.d_layers {model.d_layers} halves a {resolution} px image to nothing; "
                                   f"expected 0 (automatic) to {max_discriminator_layers(resolution)} for "
                                   f"'{spec.name}'")
-            extra["layers"] = model.d_layers
+            extra.update(layers=model.d_layers, min_px=model.d_min_px)
             if model.arch == "resnet":
                 if model.d_norm != "none":
                     raise ConfigError(f"model.arch 'resnet' has no normalisation layers (R3GAN's design), but "

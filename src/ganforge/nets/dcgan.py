@@ -23,14 +23,14 @@ def generator_plan(resolution: int) -> tuple[int, int]:
     return base, -neg_ups
 
 
-def discriminator_plan(resolution: int, layers: int = 0) -> list[int]:
-    """Spatial sizes after each of D's halvings: `layers` of them, or with 0 while the map is at least 8 px
-    (28 px: 14, 7; with layers=3: 14, 7, 3)."""
+def discriminator_plan(resolution: int, layers: int = 0, min_px: int = 8) -> list[int]:
+    """Spatial sizes after each of D's halvings: `layers` of them, or with 0 while the map is at least `min_px`
+    (28 px: 14, 7; with layers=3 or min_px=4: 14, 7, 3)."""
     if layers > max_discriminator_layers(resolution):
         raise ValueError(f"{layers} halvings of a {resolution} px image leave no pixel; at most "
                          f"{max_discriminator_layers(resolution)}")
     sizes, size = [], resolution
-    while (len(sizes) < layers) if layers else size >= 8:
+    while (len(sizes) < layers) if layers else size >= max(min_px, 2):
         size //= 2
         sizes.append(size)
     return sizes
@@ -72,9 +72,9 @@ class DCGANDiscriminator(nn.Module):
     """image -> [Conv(4, 2, 1) + norm + LeakyReLU(0.2)] * k -> Conv over the last map -> one logit."""
 
     def __init__(self, resolution: int, channels: int, width: int = 64, norm: str = "batch",
-                 minibatch_std: bool = False, layers: int = 0) -> None:
+                 minibatch_std: bool = False, layers: int = 0, min_px: int = 8) -> None:
         super().__init__()
-        sizes = discriminator_plan(resolution, layers)
+        sizes = discriminator_plan(resolution, layers, min_px)
         widths = [width * min(2**i, MAX_WIDTH_MULT) for i in range(len(sizes))]
         bias = norm != "batch"
         layers: list[nn.Module] = []

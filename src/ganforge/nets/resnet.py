@@ -75,9 +75,9 @@ class ResNetDiscriminator(nn.Module):
     """image -> 1x1 conv -> [residual blocks, average-pool 2x + 1x1 conv] * k -> blocks -> linear -> one score."""
 
     def __init__(self, resolution: int, channels: int, width: int = 64, blocks_per_stage: int = 1,
-                 minibatch_std: bool = False, layers: int = 0) -> None:
+                 minibatch_std: bool = False, layers: int = 0, min_px: int = 8) -> None:
         super().__init__()
-        sizes = discriminator_plan(resolution, layers)
+        sizes = discriminator_plan(resolution, layers, min_px)
         widths = [width * min(2**i, MAX_WIDTH_MULT) for i in range(len(sizes) + 1)]
         total = blocks_per_stage * len(widths)
         self.from_pixels = nn.Conv2d(channels, widths[0], 1)
