@@ -106,8 +106,9 @@ def test_mode_collapse_every_stacked_row_builds_its_nets() -> None:
         config = resolve(module.recipe_for("stacked-mnist", row, 100, 0))
         nets = FAMILIES[config.model.family](config, spec).build_nets()
         assert nets["discriminator"](torch.zeros(2, 3 * config.model.pack, 28, 28)).shape == (2,), row
-    deeper = module.recipe_for("stacked-mnist", "recommended + deeper D (d_layers 3)", 100, 0)
-    assert deeper["model.d_layers"] == 3 and deeper["model.family"] == "r3gan"
+    shallower = module.recipe_for("stacked-mnist", "recommended, D to 7 px (d_min_px 8)", 100, 0)
+    assert shallower["model.d_min_px"] == 8 and shallower["model.family"] == "r3gan"
+    assert module.recipe_for("stacked-mnist", "recommended", 100, 0)["model.d_min_px"] == 4
 
 
 def test_mode_collapse_refuses_stages_for_a_decay_from_the_first_step() -> None:
@@ -117,9 +118,9 @@ def test_mode_collapse_refuses_stages_for_a_decay_from_the_first_step() -> None:
 
 def test_digit_balance_benchmark_prints_a_digit_kl_per_run() -> None:
     out = run_quick("digit_balance.py")
-    rows = [line.split() for line in out.splitlines() if line.startswith(("recommended", "deeper D"))]
+    rows = [line.split() for line in out.splitlines() if line.startswith(("recommended", "D to 7 px"))]
     assert len(rows) == 2
-    kl_column = [float(row[2 if row[0] == "recommended" else 3]) for row in rows]
+    kl_column = [float(row[2 if row[0] == "recommended" else 5]) for row in rows]
     assert all(0 <= kl <= math.log(10) + 1e-3 for kl in kl_column)  # log 10: every sample one digit
 
 
