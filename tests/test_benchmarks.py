@@ -22,12 +22,16 @@ def run_quick(name: str) -> str:
     return result.stdout
 
 
-def load_mode_collapse() -> Any:
-    spec = importlib.util.spec_from_file_location("mode_collapse", BENCHMARKS / "mode_collapse.py")
+def load_benchmark(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_mode_collapse() -> Any:
+    return load_benchmark("mode_collapse")
 
 
 def test_throughput_benchmark_compares_both_loops() -> None:
@@ -125,10 +129,7 @@ def test_digit_balance_benchmark_prints_a_digit_kl_per_run() -> None:
 
 
 def test_digit_balance_counts_shares_and_kl_by_hand() -> None:
-    spec = importlib.util.spec_from_file_location("digit_balance", BENCHMARKS / "digit_balance.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_benchmark("digit_balance")
     probabilities = torch.zeros(4, 10)
     probabilities[[0, 1, 2, 3], [1, 1, 1, 7]] = torch.tensor([0.95, 0.5, 0.99, 0.8])
     result = module.digit_balance(probabilities)

@@ -254,11 +254,13 @@ def test_minibatch_std_reaches_the_discriminator_the_family_builds(source: str) 
     assert std_layers(build(name, data__source=source)[0]) == []
 
 
-def test_model_d_layers_deepens_the_conv_discriminator_and_is_refused_where_it_cannot_apply() -> None:
-    def strided(family) -> int:
-        return sum(1 for m in family.nets["discriminator"].modules()
-                   if isinstance(m, torch.nn.Conv2d) and m.stride == (2, 2))
+def strided(family) -> int:
+    """How many times the family's D halves its input (its stride-2 convs)."""
+    return sum(1 for m in family.nets["discriminator"].modules()
+               if isinstance(m, torch.nn.Conv2d) and m.stride == (2, 2))
 
+
+def test_model_d_layers_deepens_the_conv_discriminator_and_is_refused_where_it_cannot_apply() -> None:
     auto = strided(build("dcgan", data__source="digits")[0])  # 8 px digits: one halving to 4 px
     assert strided(build("dcgan", data__source="digits", model__d_layers=auto + 1)[0]) == auto + 1
     refusal = r"model.d_layers 4 halves a 8 px image to nothing; expected 0 \(automatic\) to 3"
@@ -271,7 +273,5 @@ def test_model_d_layers_deepens_the_conv_discriminator_and_is_refused_where_it_c
 @pytest.mark.parametrize(("min_px", "halvings"), [(8, 1), (4, 2), (2, 3)])
 def test_model_d_min_px_sets_where_the_automatic_discriminator_stops_halving(min_px: int, halvings: int) -> None:
     family, _ = build("dcgan", data__source="digits", model__d_min_px=min_px)  # 8 px digits
-    strided = [m for m in family.nets["discriminator"].modules()
-               if isinstance(m, torch.nn.Conv2d) and m.stride == (2, 2)]
-    assert len(strided) == halvings
+    assert strided(family) == halvings
     assert discriminator_plan(28, min_px=4) == discriminator_plan(28, layers=3) == [14, 7, 3]
