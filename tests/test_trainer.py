@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 
 import ganforge
 from ganforge import losses
-from ganforge.errors import ConfigError, TrainingDiverged
+from ganforge.errors import ConfigError, StorageError, TrainingDiverged
 from ganforge.train import checkpoint as checkpoint_module
 from ganforge.train.trainer import linear_decay
 
@@ -93,20 +93,20 @@ def test_crash_while_checkpointing_leaves_the_previous_one_loadable(tmp_path: Pa
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "r"
     config = tiny(data__source="ring", train__steps=8, train__checkpoint_every=4)
-    real_save = checkpoint_module.save_file
+    real_write = checkpoint_module._write_file
     calls = {"n": 0}
 
-    def crashing_save(tensors: dict, path: str) -> None:
+    def crashing_write(path: Path, payload: bytes) -> None:
         calls["n"] += 1
-        if calls["n"] == 2:
-            Path(path).write_bytes(b"half a file")
-            raise OSError("disk vanished")
-        real_save(tensors, path)
+        if calls["n"] == 3:  # the second checkpoint's model.safetensors
+            path.write_bytes(b"half a file")
+            raise OSError(5, "disk vanished", str(path))
+        real_write(path, payload)
 
-    monkeypatch.setattr(checkpoint_module, "save_file", crashing_save)
-    with pytest.raises(OSError, match="disk vanished"):
+    monkeypatch.setattr(checkpoint_module, "_write_file", crashing_write)
+    with pytest.raises(StorageError, match="disk vanished.*the last good checkpoint is .*step-0000004"):
         ganforge.train(config, out=out)
-    monkeypatch.setattr(checkpoint_module, "save_file", real_save)
+    monkeypatch.setattr(checkpoint_module, "_write_file", real_write)
     assert [p.name for p in checkpoint_module.list_checkpoints(out / "checkpoints")] == ["step-0000004"]
     run = ganforge.resume(out, train__steps=8)
     assert run.step == 8

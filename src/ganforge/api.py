@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -13,20 +14,25 @@ from ganforge.atomic import write_atomic, write_text_atomic
 from ganforge.config import Config, Overrides, coerce, from_overrides, to_overrides, to_toml
 from ganforge.console import note
 from ganforge.data import TensorData, load_data
-from ganforge.errors import CheckpointError, ConfigError
+from ganforge.errors import CheckpointError, ConfigError, TrainingInterrupted
 from ganforge.evaluate import Evaluator, plan
 from ganforge.recipes import load_user_overrides, resolve
 from ganforge.run import Run
-from ganforge.train.checkpoint import list_checkpoints
+from ganforge.train.backend import is_main_process
+from ganforge.train.checkpoint import checkpoint_step, list_checkpoints
 from ganforge.train.rundir import RunDir
 from ganforge.train.trainer import Trainer
 
-# Keys a resumed run may change: schedule and bookkeeping only, never the model or the data. The LR schedule
-# is one of them: "continue this run, annealing the LR over the new steps" is a common next step.
-RESUMABLE_KEYS = ("train.steps", "train.lr_decay", "train.lr_decay_start", "train.log_every",
-                  "train.sample_every", "train.checkpoint_every", "train.keep_checkpoints", "train.progress",
-                  "train.device", "train.eval_every", "train.eval_metrics", "train.eval_features",
-                  "train.eval_samples", "train.diagnostics")
+# Keys a resumed run may change: schedule and bookkeeping, never the model or the data. The LR schedule is one
+# of them: "continue this run, annealing the LR over the new steps" is a common next step.
+SCHEDULE_KEYS = ("train.steps", "train.lr_decay", "train.lr_decay_start", "train.log_every",
+                 "train.sample_every", "train.checkpoint_every", "train.keep_checkpoints", "train.progress",
+                 "train.device", "train.eval_every", "train.eval_metrics", "train.eval_features",
+                 "train.eval_samples", "train.diagnostics")
+# The remedies a divergence message suggests, applied from the last good checkpoint (recorded in history.jsonl).
+REMEDY_KEYS = ("train.lr_g", "train.lr_d", "train.r1_gamma", "train.r2_gamma", "train.reg_every", "train.gp_weight",
+               "train.n_critic")
+RESUMABLE_KEYS = SCHEDULE_KEYS + REMEDY_KEYS
 
 
 def _user_values(config: Config | Overrides | str | Path | None) -> Overrides:
@@ -70,18 +76,37 @@ def build_evaluator(config: Config, data: TensorData) -> Evaluator | None:
     return Evaluator(config, data, evaluation, train.eval_samples, device=device, progress=False)
 
 
+def interrupted(run_dir: RunDir) -> TrainingInterrupted:
+    """What Ctrl-C outside the trainer's own stop (a second Ctrl-C, or during set-up) leaves behind."""
+    good = list_checkpoints(run_dir.checkpoints)
+    if good:
+        return TrainingInterrupted(f"interrupted; the newest checkpoint '{good[-1]}' is kept: continue with "
+                                   f"'ganforge resume {run_dir.root}'")
+    return TrainingInterrupted(f"interrupted before the first checkpoint of '{run_dir.root}'; there is nothing to "
+                               "resume: train again with --overwrite")
+
+
 def train_resolved(config: Config, out: str | Path, overwrite: bool) -> Run:
     run_dir = RunDir(out)
-    data = load_data(config.data)
-    # validates nets and data before the folder is touched
-    trainer = Trainer(config, run_dir, data, evaluator=build_evaluator(config, data))
-    if trainer.backend.is_main:
-        run_dir.prepare_new(config, overwrite)
-    trainer.backend.barrier()
     try:
+        data = load_data(config.data)
+        # validates nets and data before the folder is touched
+        trainer = Trainer(config, run_dir, data, evaluator=build_evaluator(config, data))
+    except KeyboardInterrupt:
+        raise TrainingInterrupted("interrupted before training started; nothing was written") from None
+    try:
+        if trainer.backend.is_main:
+            run_dir.prepare_new(config, overwrite)
+            run_dir.record_history("train", 0)
+        trainer.backend.barrier()
         trainer.fit()
+    except TrainingInterrupted:
+        raise
+    except KeyboardInterrupt:
+        raise interrupted(run_dir) from None
     finally:
         trainer.close()
+        run_dir.release()
     return Run(out)
 
 
@@ -95,28 +120,43 @@ def resume_with(run: str | Path, changes: Overrides) -> Run:
     run_dir = RunDir(run)
     saved = run_dir.read_config()
     flat = to_overrides(saved)
+    changed: dict[str, dict[str, Any]] = {}
     for key, value in changes.items():
         value = coerce(key, value)
         if key not in RESUMABLE_KEYS and value != flat[key]:
             raise ConfigError(f"config key '{key}' cannot change when resuming (it would mix two runs); keys that "
                               f"can: {', '.join(RESUMABLE_KEYS)}. Start a new run with --out for other changes")
+        if value != flat[key]:
+            changed[key] = {"from": flat[key], "to": value}
         flat[key] = value
     config = from_overrides(flat)
-    checkpoints = list_checkpoints(run_dir.checkpoints)
-    if not checkpoints:
-        raise CheckpointError(f"run '{run}' has no checkpoint to resume from; start it again with "
-                              "'ganforge train ... --overwrite'")
-    latest = checkpoints[-1]
-    step = int(latest.name.split("-")[1])
-    if config.train.steps <= step:
-        raise ConfigError(f"run '{run}' is already at step {step}; pass --train.steps above {step} to train further")
-    data = load_data(config.data)
-    trainer = Trainer(config, run_dir, data, resume_from=latest, evaluator=build_evaluator(config, data))
-    write_text_atomic(run_dir.config, to_toml(config))
+    if is_main_process():
+        run_dir.open_for_resume()
     try:
-        trainer.fit()
+        checkpoints = list_checkpoints(run_dir.checkpoints)
+        if not checkpoints:
+            raise CheckpointError(f"run '{run}' has no checkpoint to resume from; start it again with "
+                                  "'ganforge train ... --overwrite'")
+        latest = checkpoints[-1]
+        step = checkpoint_step(latest)
+        if config.train.steps <= step:
+            raise ConfigError(f"run '{run}' is already at step {step}; pass --train.steps above {step} to train "
+                              "further")
+        data = load_data(config.data)
+        trainer = Trainer(config, run_dir, data, resume_from=latest, evaluator=build_evaluator(config, data))
+        try:
+            if trainer.backend.is_main:
+                write_text_atomic(run_dir.config, to_toml(config))
+                run_dir.record_history("resume", step, changed=changed)
+            trainer.fit()
+        finally:
+            trainer.close()
+    except TrainingInterrupted:
+        raise
+    except KeyboardInterrupt:
+        raise interrupted(run_dir) from None
     finally:
-        trainer.close()
+        run_dir.release()
     return Run(run)
 
 
@@ -128,8 +168,6 @@ def load(run: str | Path) -> Run:
 def save_array(samples: Tensor, path: Path) -> None:
     """Samples as a float32 .npy file, written atomically."""
 
-    def writer(temp: Path) -> None:
-        with open(temp, "wb") as handle:
-            np.save(handle, samples.numpy().astype(np.float32))
-
-    write_atomic(path, writer)
+    buffer = io.BytesIO()  # numpy's own writes lose the errno of a full disk; Python's keep it
+    np.save(buffer, samples.numpy().astype(np.float32))
+    write_atomic(path, lambda temp: temp.write_bytes(buffer.getvalue()))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,8 @@ from ganforge.config import Config
 from ganforge.data.spec import DataSpec
 from ganforge.errors import CheckpointError, ConfigError
 from ganforge.latent import sample_latent
+from ganforge.train.backend import resolve_device
+from ganforge.train.logging import read_metrics
 from ganforge.train.rundir import RunDir, load_generator
 
 
@@ -51,6 +52,7 @@ class Run:
         """n samples in data units (images in [0, 1], shape (n, C, H, W)); `raw` keeps G's own range."""
         if n < 1:
             raise ConfigError(f"number of samples must be at least 1, got {n}")
+        device = str(resolve_device(device, option="--device"))
         net = self._load().to(device)
         latent = self._meta["latent"]
         z = sample_latent(n, latent["dim"], latent["dist"], device, torch.Generator().manual_seed(seed))
@@ -58,9 +60,8 @@ class Run:
         return out.cpu() if raw else self.spec.decode(out).cpu()
 
     def metrics(self) -> list[dict[str, Any]]:
-        if not self.dir.metrics.is_file():
-            return []
-        return [json.loads(line) for line in self.dir.metrics.read_text(encoding="utf-8").splitlines() if line]
+        """metrics.jsonl's records (a torn last line from a crash is left out; NaN/inf restored)."""
+        return read_metrics(self.dir.metrics)
 
     def __repr__(self) -> str:
         return f"Run('{self.dir.root}')"

@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ganforge.schema import Choice, Fields, Float, Int, ListOf, Str
+
 
 @dataclass(frozen=True)
 class DataSpec:
@@ -31,6 +33,7 @@ class DataSpec:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> DataSpec:
+        """From `to_dict`'s output (JSON); check it against SPEC_SCHEMA first when it comes from a file."""
         tupled = {k: tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v
                   for k, v in raw.items()}
         return cls(**tupled)
@@ -96,3 +99,11 @@ class EpochSampler:
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         self.epoch, self.position, self._order = int(state["epoch"]), int(state["position"]), None
+
+
+SPEC_SCHEMA = Fields(
+    required={"name": Str(), "kind": Choice("image", "vector"), "shape": ListOf(Int(1))},
+    optional={"num_samples": Int(0), "num_classes": Int(0), "class_names": ListOf(Str()), "shift": ListOf(Float()),
+              "scale": ListOf(Float()), "modes": ListOf(ListOf(Float())), "mode_std": Float(),
+              "captions": ListOf(Str())},
+)

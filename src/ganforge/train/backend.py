@@ -19,15 +19,26 @@ from ganforge.config import TrainConfig
 from ganforge.errors import ConfigError
 
 
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+def resolve_device(name: str, local_rank: int = 0, option: str = "config key 'train.device'") -> torch.device:
+    """auto | cpu | cuda | cuda:N as a torch device; a GPU this machine lacks is refused in one line."""
     if name == "auto":
         return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+    if not (name == "cpu" or name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit())):
+        raise ConfigError(f"{option} got '{name}'; expected auto, cpu, cuda or cuda:N")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"config key 'train.device' is '{name}' but this machine has no CUDA GPU; "
+        raise ConfigError(f"{option} is '{name}' but this machine has no CUDA GPU; "
                           "use --device cpu or --device auto")
+    if name.startswith("cuda:") and int(name[5:]) >= torch.cuda.device_count():
+        raise ConfigError(f"{option} is '{name}' but this machine has {torch.cuda.device_count()} GPU(s); "
+                          f"use cuda:0 to cuda:{torch.cuda.device_count() - 1}")
     if name == "cuda":
         return torch.device(f"cuda:{local_rank}")
     return torch.device(name)
+
+
+def is_main_process() -> bool:
+    """Rank 0 under torchrun, or a single process: the one that writes the run folder."""
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 class Backend:

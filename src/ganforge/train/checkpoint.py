@@ -1,7 +1,9 @@
 """Checkpoints: weights, EMA, optimiser state and RNG in safetensors; the rest in JSON. Atomic, code-free.
 
 A checkpoint is a folder `step-NNNNNNN/` holding `model.safetensors` and `state.json`. It is written
-under a temporary name and renamed into place, so a crash leaves the previous checkpoint intact.
+under a temporary name and renamed into place, so a crash leaves the previous checkpoint intact. A
+checkpoint holding a NaN or infinite tensor is never written, and one read back is checked against the
+schema below and against the list of tensors it was written with before any of it is used.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -16,28 +19,62 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load as tensors_from_bytes
+from safetensors.torch import save as tensors_to_bytes
 from torch import nn
 
-from ganforge.atomic import fsync_dir
-from ganforge.errors import CheckpointError
+from ganforge.atomic import FILE_MODE, fsync_dir
+from ganforge.errors import CheckpointError, TrainingDiverged
+from ganforge.schema import Choice, Fields, Float, Int, ListOf, MapOf, Nullable, Str, Tuple, validate
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2          # 2 records the tensor names; format 1 checkpoints are still read
+READABLE_FORMATS = (1, 2)
 PREFIX = "step-"
+NAME = re.compile(r"^step-(\d+)$")
+FIX = "resume from an earlier checkpoint by moving this folder out of checkpoints/"
+
+STATE_SCHEMA = Fields(
+    required={
+        "format": Choice(*READABLE_FORMATS),
+        "step": Int(0),
+        "sampler": Fields({"epoch": Int(0), "position": Int(0)}),
+        "optimizers": MapOf(Fields({"param_groups": ListOf(Fields({"lr": Float(), "params": ListOf(Int(0))})),
+                                    "scalars": MapOf(MapOf())})),
+        "rng": Fields({"numpy": Tuple(Choice("MT19937"), ListOf(Int(0), 624), Int(0), Int(0), Float()),
+                       "python": Tuple(Int(), ListOf(Int(0), 625), Nullable(Float()))}),
+    },
+    optional={"ema_updates": Int(0), "best": MapOf(), "tensors": ListOf(Str())},
+)
 
 
 def checkpoint_name(step: int) -> str:
     return f"{PREFIX}{step:07d}"
 
 
+def checkpoint_step(path: Path) -> int:
+    match = NAME.match(path.name)
+    if match is None:
+        raise CheckpointError(f"'{path}' is not named like a checkpoint (step-NNNNNNN)")
+    return int(match.group(1))
+
+
 def list_checkpoints(folder: Path) -> list[Path]:
-    """Complete checkpoints, oldest first."""
+    """Complete checkpoints, oldest first; folders not named step-<digits> are not checkpoints."""
     if not folder.is_dir():
         return []
     found = [p for p in folder.iterdir()
-             if p.is_dir() and p.name.startswith(PREFIX) and (p / "state.json").is_file()
+             if NAME.match(p.name) and p.is_dir() and (p / "state.json").is_file()
              and (p / "model.safetensors").is_file()]
-    return sorted(found, key=lambda p: p.name)
+    return sorted(found, key=checkpoint_step)
+
+
+def non_finite(tensors: dict[str, torch.Tensor]) -> list[str]:
+    """Names of floating-point tensors holding a NaN or an infinity."""
+    floats = {k: v for k, v in tensors.items() if v.is_floating_point() and v.numel()}
+    if not floats:
+        return []
+    finite = torch.stack([torch.isfinite(v).all() for v in floats.values()]).tolist()
+    return [name for name, ok in zip(floats, finite, strict=True) if not ok]
 
 
 def _optimizer_split(optimizer: torch.optim.Optimizer, prefix: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -86,9 +123,9 @@ def restore_rng(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
     random.setstate((version, tuple(internal), gauss))
 
 
-def save_checkpoint(folder: Path, step: int, nets: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer],
-                    extra: dict[str, Any], ema: nn.Module | None = None) -> Path:
-    """Write checkpoint `step` atomically into `folder`; `extra` is JSON (sampler, EMA count, ...)."""
+def checkpoint_tensors(nets: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer],
+                       ema: nn.Module | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Everything a checkpoint stores as tensors (CPU copies), and the optimisers' JSON part."""
     tensors: dict[str, torch.Tensor] = {}
     for name, net in nets.items():
         tensors.update({f"nets.{name}.{k}": v for k, v in net.state_dict().items()})
@@ -98,21 +135,40 @@ def save_checkpoint(folder: Path, step: int, nets: dict[str, nn.Module], optimiz
     for name, optimizer in optimizers.items():
         optim_tensors, optim_meta[name] = _optimizer_split(optimizer, f"optim.{name}")
         tensors.update(optim_tensors)
+    return {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}, optim_meta
+
+
+def _write_file(path: Path, payload: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(payload)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.chmod(path, FILE_MODE)
+
+
+def save_checkpoint(folder: Path, step: int, nets: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer],
+                    extra: dict[str, Any], ema: nn.Module | None = None) -> Path:
+    """Write checkpoint `step` atomically into `folder`; `extra` is JSON (sampler, EMA count, ...).
+
+    Raises TrainingDiverged, writing nothing, if any tensor holds a NaN or an infinity.
+    """
+    tensors, optim_meta = checkpoint_tensors(nets, optimizers, ema)
+    bad = non_finite(tensors)
+    if bad:
+        shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        raise TrainingDiverged(f"step {step}: {shown} hold NaN or infinite values, so no checkpoint was written")
     rng_tensors, rng_meta = capture_rng()
-    tensors.update(rng_tensors)
-    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
-    state = {"format": FORMAT_VERSION, "step": step, "optimizers": optim_meta, "rng": rng_meta, **extra}
+    tensors.update({k: v.clone() for k, v in rng_tensors.items()})
+    state = {"format": FORMAT_VERSION, "step": step, "optimizers": optim_meta, "rng": rng_meta,
+             "tensors": sorted(tensors), **extra}
 
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / checkpoint_name(step)
     partial = folder / f".partial-{checkpoint_name(step)}"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir()
-    save_file(tensors, str(partial / "model.safetensors"))
-    (partial / "state.json").write_text(json.dumps(state), encoding="utf-8")
-    for file in partial.iterdir():
-        with open(file, "rb") as handle:
-            os.fsync(handle.fileno())
+    _write_file(partial / "model.safetensors", tensors_to_bytes(tensors))
+    _write_file(partial / "state.json", json.dumps(state).encode("utf-8"))
     fsync_dir(partial)
     if final.exists():
         shutil.rmtree(final)
@@ -122,16 +178,27 @@ def save_checkpoint(folder: Path, step: int, nets: dict[str, nn.Module], optimiz
 
 
 def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Load tensors and JSON state; safetensors and JSON cannot execute code."""
+    """Load tensors and JSON state, checked; safetensors and JSON cannot execute code."""
     try:
-        tensors = load_file(str(path / "model.safetensors"))
+        tensors = tensors_from_bytes((path / "model.safetensors").read_bytes())
         state = json.loads((path / "state.json").read_text(encoding="utf-8"))
-    except (OSError, SafetensorError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"checkpoint '{path}' is damaged or incomplete ({exc}); resume from an earlier "
-                              "one by deleting this folder") from None
-    if state.get("format") != FORMAT_VERSION:
+    except (OSError, SafetensorError, ValueError) as exc:  # JSON and UTF-8 errors are ValueErrors
+        raise CheckpointError(f"checkpoint '{path}' is damaged or incomplete ({exc}); {FIX}") from None
+    if isinstance(state, dict) and state.get("format") not in READABLE_FORMATS:
         raise CheckpointError(f"checkpoint '{path}' has format {state.get('format')!r}; this ganforge reads "
-                              f"format {FORMAT_VERSION}")
+                              f"formats {', '.join(map(str, READABLE_FORMATS))}")
+    validate(state, STATE_SCHEMA, path / "state.json", FIX)
+    expected = set(state.get("tensors", [])) | {"rng.torch"}
+    missing = sorted(expected - set(tensors))
+    if missing:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        raise CheckpointError(f"checkpoint '{path}' is missing tensors {shown} in model.safetensors; {FIX}")
+    rng = tensors["rng.torch"]
+    if rng.dtype != torch.uint8 or rng.dim() != 1:
+        raise CheckpointError(f"checkpoint '{path}': tensor 'rng.torch' is not a torch RNG state; {FIX}")
+    bad = non_finite(tensors)
+    if bad:
+        raise CheckpointError(f"checkpoint '{path}' holds NaN or infinite values in {', '.join(bad[:3])}; {FIX}")
     return tensors, state
 
 
@@ -154,8 +221,14 @@ def restore_checkpoint(path: Path, nets: dict[str, nn.Module], optimizers: dict[
     if ema is not None:
         _load_module(ema, tensors, "ema.", path)
     for name, optimizer in optimizers.items():
+        if name not in state["optimizers"]:
+            raise CheckpointError(f"checkpoint '{path}' has no optimiser state for '{name}'; {FIX}")
         device_tensors = {k: v for k, v in tensors.items() if k.startswith(f"optim.{name}.")}
-        optimizer.load_state_dict(_optimizer_join(device_tensors, state["optimizers"][name], f"optim.{name}"))
+        try:
+            optimizer.load_state_dict(_optimizer_join(device_tensors, state["optimizers"][name], f"optim.{name}"))
+        except (ValueError, KeyError, RuntimeError) as exc:
+            raise CheckpointError(f"checkpoint '{path}': the optimiser state of '{name}' does not fit ({exc}); "
+                                  f"{FIX}") from None
     restore_rng(tensors, state["rng"])
     return state
 

@@ -1,28 +1,45 @@
-"""The run folder: what a run leaves behind and every later command reads (config, checkpoints, export)."""
+"""The run folder: what a run leaves behind and every later command reads (config, checkpoints, export).
+
+`train` and `resume` hold the folder's lock (train/lock.py) while they write; everything written is atomic.
+What is read back (generator.json, state.json, metrics.jsonl) is checked against a schema first.
+"""
 
 from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ganforge.atomic import write_atomic, write_text_atomic
+from ganforge.atomic import load_tensors, remove_stale_temporaries, save_tensors, write_text_atomic
 from ganforge.config import Config, from_overrides, read_toml, to_toml
+from ganforge.data.spec import SPEC_SCHEMA
 from ganforge.errors import CheckpointError, ConfigError
-from ganforge.nets import net_spec, rebuild_net
+from ganforge.latent import LATENT_DISTRIBUTIONS
+from ganforge.nets import NETS, net_spec, rebuild_net
+from ganforge.schema import Choice, Fields, Int, MapOf, validate
+from ganforge.train.checkpoint import non_finite
+from ganforge.train.lock import LOCK_NAME, RunLock
 
 ARTEFACTS = ("config.toml", "checkpoints", "samples", "metrics.jsonl", "generator.safetensors", "generator.json",
-             "eval", "best")
+             "eval", "best", "history.jsonl")
 EXPORT_FORMAT = 1
+EXPORT_SCHEMA = Fields({
+    "format": Choice(EXPORT_FORMAT),
+    "net": Fields({"name": Choice(*NETS), "args": MapOf()}),
+    "latent": Fields({"dim": Int(1), "dist": Choice(*LATENT_DISTRIBUTIONS)}),
+    "data": SPEC_SCHEMA,
+    "step": Int(0),
+})
+EXPORT_FIX = "re-export it with 'ganforge resume RUN --train.steps N' (N above the run's step)"
 
 
 class RunDir:
-    """Paths of one run folder."""
+    """Paths of one run folder, and its lock."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
@@ -30,34 +47,60 @@ class RunDir:
         self.checkpoints = self.root / "checkpoints"
         self.samples = self.root / "samples"
         self.metrics = self.root / "metrics.jsonl"
+        self.history = self.root / "history.jsonl"
         self.generator_weights = self.root / "generator.safetensors"
         self.generator_meta = self.root / "generator.json"
         self.best = self.root / "best"
         self.evals = self.root / "eval"
+        self.lock = RunLock(self.root)
 
     def is_run(self) -> bool:
         return self.config.is_file()
 
+    def _has_content(self) -> bool:
+        return self.root.is_dir() and any(p.name != LOCK_NAME for p in self.root.iterdir())
+
+    def _refuse_if_occupied(self) -> None:
+        if self.is_run():
+            raise ConfigError(f"output folder '{self.root}' already holds a run; continue it with "
+                              f"'ganforge resume {self.root}', choose another --out, or pass --overwrite to replace it")
+        raise ConfigError(f"output folder '{self.root}' is not empty and holds no ganforge run; choose a new or "
+                          "empty folder with --out, or pass --overwrite to write into it")
+
     def prepare_new(self, config: Config, overwrite: bool) -> None:
-        """Create the folder for a new run; refuse to mix it with another run unless `overwrite`."""
+        """Create and lock the folder for a new run; refuse to mix it with another run unless `overwrite`.
+
+        The emptiness check is repeated under the lock, so two trainings into one folder cannot interleave.
+        """
         if self.root.exists() and not self.root.is_dir():
             raise ConfigError(f"output path '{self.root}' is a file; choose a folder with --out")
-        if self.root.is_dir() and any(self.root.iterdir()):
-            if not overwrite:
-                if self.is_run():
-                    raise ConfigError(
-                        f"output folder '{self.root}' already holds a run; continue it with "
-                        f"'ganforge resume {self.root}', choose another --out, or pass --overwrite to replace it")
-                raise ConfigError(f"output folder '{self.root}' is not empty and holds no ganforge run; choose a "
-                                  "new or empty folder with --out, or pass --overwrite to write into it")
-            for name in ARTEFACTS:
-                target = self.root / name
-                if target.is_dir():
-                    shutil.rmtree(target)
-                elif target.exists():
-                    target.unlink()
+        if self._has_content() and not overwrite:
+            self._refuse_if_occupied()
         self.root.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(self.config, to_toml(config))
+        self.lock.acquire("train into")
+        try:
+            if self._has_content():
+                if not overwrite:
+                    self._refuse_if_occupied()
+                for name in ARTEFACTS:
+                    target = self.root / name
+                    if target.is_dir():
+                        shutil.rmtree(target)
+                    elif target.exists():
+                        target.unlink()
+            write_text_atomic(self.config, to_toml(config))
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def open_for_resume(self) -> None:
+        """Lock an existing run for `resume` and clear temporary files a killed writer left behind."""
+        self.lock.acquire("resume")
+        for folder in (self.root, self.samples, self.best, self.evals):
+            remove_stale_temporaries(folder)
+
+    def release(self) -> None:
+        self.lock.release()
 
     def read_config(self) -> Config:
         if not self.is_run():
@@ -65,29 +108,39 @@ class RunDir:
                                   "folder of a 'ganforge train' run")
         return from_overrides(read_toml(self.config))
 
+    def record_history(self, command: str, step: int, **details: Any) -> None:
+        """Append what a train/resume did (changed keys, threads) to history.jsonl, atomically."""
+        previous = self.history.read_text(encoding="utf-8") if self.history.is_file() else ""
+        if previous and not previous.endswith("\n"):
+            previous += "\n"
+        entry = {"command": command, "step": step, "time": time.time(), **details}
+        write_text_atomic(self.history, previous + json.dumps(entry, allow_nan=False) + "\n")
+
 
 def export_generator(run: RunDir, generator: nn.Module, meta: dict[str, Any], folder: Path | None = None) -> None:
     """Write generator.safetensors + generator.json (into the run folder, or `folder`): all `sample` needs."""
     target = folder or run.root
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in generator.state_dict().items()}
-    write_atomic(target / run.generator_weights.name, lambda temp: save_file(tensors, str(temp)))
+    save_tensors(tensors, target / run.generator_weights.name)
     record = {"format": EXPORT_FORMAT, "net": net_spec(generator), **meta}
     write_text_atomic(target / run.generator_meta.name, json.dumps(record, indent=2))
 
 
 def load_generator(run: RunDir) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild the exported generator from its recorded init arguments and weights (no code is loaded)."""
-    if not run.generator_meta.is_file() or not run.generator_weights.is_file():
+    if not run.generator_meta.exists() or not run.generator_weights.exists():
         raise CheckpointError(f"'{run.root}' has no exported generator (generator.json + generator.safetensors); "
                               "it is written at each checkpoint, so train the run for at least checkpoint_every steps")
     try:
         meta = json.loads(run.generator_meta.read_text(encoding="utf-8"))
-        tensors = load_file(str(run.generator_weights))
-    except (OSError, json.JSONDecodeError, SafetensorError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"exported generator in '{run.root}' is damaged ({exc}); re-export it by resuming "
-                              "the run") from None
-    if meta.get("format") != EXPORT_FORMAT:
-        raise CheckpointError(f"'{run.generator_meta}' has format {meta.get('format')!r}; expected {EXPORT_FORMAT}")
+        tensors = load_tensors(run.generator_weights)
+    except (OSError, ValueError, SafetensorError) as exc:  # JSON and UTF-8 errors are ValueErrors
+        raise CheckpointError(f"exported generator in '{run.root}' is damaged ({exc}); {EXPORT_FIX}") from None
+    validate(meta, EXPORT_SCHEMA, run.generator_meta, EXPORT_FIX)
+    bad = non_finite(tensors)
+    if bad:
+        raise CheckpointError(f"'{run.generator_weights}' holds NaN or infinite weights ({', '.join(bad[:3])}); "
+                              f"its samples would be NaN. {EXPORT_FIX}, or train again")
     net = rebuild_net(meta["net"])
     try:
         net.load_state_dict(tensors, strict=True)
@@ -95,3 +148,4 @@ def load_generator(run: RunDir) -> tuple[nn.Module, dict[str, Any]]:
         raise CheckpointError(f"'{run.generator_weights}' does not match '{run.generator_meta}' "
                               f"({str(exc).splitlines()[0]})") from None
     return net.eval().requires_grad_(False), meta
+

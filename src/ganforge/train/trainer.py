@@ -3,8 +3,8 @@ optimisers, EMA, logging, sample grids and checkpoints. It knows nothing of a fa
 
 from __future__ import annotations
 
-import math
 import random
+import shutil
 import signal
 import threading
 from collections.abc import Callable
@@ -19,13 +19,13 @@ from torch import Tensor, nn
 from ganforge.config import Config
 from ganforge.data import EpochSampler, TensorData
 from ganforge.diagnostics import Diagnostics, diversity
-from ganforge.errors import DataError, TrainingDiverged
+from ganforge.errors import DataError, StorageError, TrainingDiverged, TrainingInterrupted, describe_os_error
 from ganforge.families import Family, StepState, get_family
 from ganforge.grid import image_grid, save_png, scatter_plot
 from ganforge.train.backend import Backend
 from ganforge.train.checkpoint import list_checkpoints, prune_checkpoints, restore_checkpoint, save_checkpoint
 from ganforge.train.ema import EMA, has_batchnorm, refresh_batchnorm_
-from ganforge.train.logging import MetricsLogger
+from ganforge.train.logging import MetricsLogger, NonFinite
 from ganforge.train.rundir import RunDir, export_generator
 
 GRID_IMAGES = 64
@@ -34,9 +34,18 @@ SCATTER_POINTS = 2000
 Evaluator = Callable[[Callable[[int, int], Tensor], int], dict[str, Any]]
 
 
-def gradient_norm(net: nn.Module) -> float:
+def gradient_norm(net: nn.Module) -> Tensor:
+    """The L2 norm of all of `net`'s gradients, as a 0-d tensor on their device (no host sync)."""
     grads = [p.grad for p in net.parameters() if p.grad is not None]
-    return float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))) if grads else 0.0
+    if not grads:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+
+
+def weights_finite(net: nn.Module) -> bool:
+    """Whether every parameter of `net` is finite (one norm per tensor, one host sync)."""
+    params = [p.detach() for p in net.parameters()]
+    return not params or bool(torch.isfinite(torch.stack(torch._foreach_norm(params))).all())
 
 
 def linear_decay(step: int, start: int, steps: int) -> float:
@@ -115,9 +124,10 @@ class Trainer:
                 logger.advance()
                 self._periodic(logger)
                 if self._stop_requested:
-                    if self.backend.is_main:
-                        self._save(self.step)
-                    raise KeyboardInterrupt
+                    self._check_finite(logger)
+                    saved = self._save(self.step) if self.backend.is_main else None
+                    raise TrainingInterrupted(f"interrupted at step {self.step}; checkpoint '{saved}' was written: "
+                                              f"continue with 'ganforge resume {self.run.root}'")
         finally:
             if in_main_thread:
                 signal.signal(signal.SIGINT, previous_handler)
@@ -127,9 +137,10 @@ class Trainer:
         # 1. One real batch per iteration (each rank its own slice).
         batch = self.data.batch(self.sampler.next_indices(), self.backend.device)
         state = StepState(self.step, optimizers=self.optimizers)
-        if self.config.train.lr_decay == "linear":
-            self._set_learning_rates(linear_decay(self.step, self.config.train.lr_decay_start,
-                                                  self.config.train.steps))
+        train = self.config.train
+        # Set every step (not only when decaying): a resume may have changed the rates as a remedy.
+        self._set_learning_rates(linear_decay(self.step, train.lr_decay_start, train.steps)
+                                 if train.lr_decay == "linear" else 1.0)
         due = [phase for phase in self.phases if phase.due(self.step)]
         for i, phase in enumerate(due):
             # 2. Grad on only for nets trained now or later in this iteration: G stays frozen
@@ -140,13 +151,11 @@ class Trainer:
             # 3. The family's loss; the trainer owns backward and the optimiser step.
             with self.backend.autocast():
                 out = phase.loss_fn(batch, state)
-            values = {key: float(value.detach()) for key, value in out.items()}
-            if not math.isfinite(values["loss"]):
-                self._diverged(phase.name, values["loss"])
             optimizer = self.optimizers[phase.module]
             optimizer.zero_grad(set_to_none=True)
             out["loss"].backward()
             self.backend.reduce_gradients(self.nets[phase.module])
+            values = {key: value.detach() for key, value in out.items()}
             values["grad_norm"] = gradient_norm(self.nets[phase.module])
             optimizer.step()
             if phase.after_step is not None:
@@ -154,7 +163,7 @@ class Trainer:
             # 4. EMA follows each generator update.
             if self.ema is not None and phase.module == self.family.generator_key:
                 self.ema.update(self.generator)
-            logger.add(phase.name, values)
+            logger.add(phase.name, self.step + 1, values)
 
     def _set_learning_rates(self, factor: float) -> None:
         for name, optimizer in self.optimizers.items():
@@ -163,6 +172,19 @@ class Trainer:
 
     def _periodic(self, logger: MetricsLogger) -> None:
         train, step, last = self.config.train, self.step, self.step == self.config.train.steps
+        due = [every for every in (train.log_every, train.sample_every, train.checkpoint_every, train.eval_every)
+               if every and step % every == 0]
+        if not (due or last):
+            return
+        # Nothing is logged, drawn or saved before the values since the last event are known to be finite.
+        self._check_finite(logger)
+        try:
+            self._periodic_writes(logger, step, last)
+        except OSError as exc:
+            raise self._storage_error(exc) from None
+
+    def _periodic_writes(self, logger: MetricsLogger, step: int, last: bool) -> None:
+        train = self.config.train
         if step % train.log_every == 0 or last:
             record = logger.summarize(step)
             found = []
@@ -243,18 +265,47 @@ class Trainer:
     def _save(self, step: int) -> Path:
         extra: dict[str, Any] = {"sampler": self.sampler.state_dict(),
                                  "ema_updates": self.ema.updates if self.ema else 0, "best": self.best}
-        path = save_checkpoint(self.run.checkpoints, step, self.nets, self.optimizers, extra,
-                               self.ema.model if self.ema else None)
-        prune_checkpoints(self.run.checkpoints, self.config.train.keep_checkpoints)
-        export_generator(self.run, self.sampling_net(), self._export_meta(step))
+        try:
+            path = save_checkpoint(self.run.checkpoints, step, self.nets, self.optimizers, extra,
+                                   self.ema.model if self.ema else None)
+            prune_checkpoints(self.run.checkpoints, self.config.train.keep_checkpoints)
+            export_generator(self.run, self.sampling_net(), self._export_meta(step))
+        except TrainingDiverged as exc:
+            raise self._divergence(str(exc)) from None
+        except OSError as exc:
+            raise self._storage_error(exc) from None
         return path
 
-    def _diverged(self, phase: str, value: float) -> None:
+    # -- failures ------------------------------------------------------------------------------
+    def _check_finite(self, logger: MetricsLogger) -> None:
+        """Stop on the first NaN/inf among the logged values (losses, gradient norms) or in any weights."""
+        bad: NonFinite | None = logger.flush()
+        if bad is not None:
+            raise self._divergence(bad.describe())
+        nets = dict(self.nets, **({"generator EMA": self.ema.model} if self.ema else {}))
+        for name, net in nets.items():
+            if not weights_finite(net):
+                raise self._divergence(f"the {name} weights became NaN or infinite by step {self.step}")
+
+    def _last_good(self) -> str:
         good = list_checkpoints(self.run.checkpoints)
-        kept = f"the last good checkpoint is '{good[-1]}'" if good else "no checkpoint was written before it"
-        raise TrainingDiverged(
-            f"the {phase} loss became {value} at step {self.step + 1}; training stopped and {kept}; "
-            "lower train.lr_d / train.lr_g, add R1 (--train.r1_gamma 0.1), or use the r3gan family")
+        return f"the last good checkpoint is '{good[-1]}'" if good else "no checkpoint was written before it"
+
+    def _divergence(self, what: str) -> TrainingDiverged:
+        return TrainingDiverged(
+            f"{what}; training stopped and {self._last_good()}; lower train.lr_d / train.lr_g, add R1 "
+            "(--train.r1_gamma 0.1), or use the r3gan family: 'ganforge resume RUN' accepts these changes")
+
+    def _storage_error(self, exc: OSError) -> StorageError:
+        """A failed write mid-run: say what the disk said, what is safe, and how much room a checkpoint needs."""
+        size = sum(p.numel() * p.element_size() for net in self.nets.values() for p in net.state_dict().values())
+        size = size * 3 + (size // 2 if self.ema else 0)  # weights + two Adam moments (+ EMA of G)
+        try:
+            free = f", {shutil.disk_usage(self.run.root).free / 2**20:.0f} MiB free"
+        except OSError:
+            free = ""
+        return StorageError(f"{describe_os_error(exc)}; training stopped at step {self.step} and "
+                            f"{self._last_good()} (a checkpoint needs about {size / 2**20:.1f} MiB{free})")
 
     def _request_stop(self, signum: int, frame: FrameType | None) -> None:
         if self._stop_requested:  # a second Ctrl-C stops at once
