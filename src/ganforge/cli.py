@@ -9,7 +9,7 @@ from pathlib import Path
 from ganforge.api import Run, resume_with, save_array, train_resolved
 from ganforge.config import Overrides, coerce, parse_cli_overrides
 from ganforge.data import BUILTIN, load_data
-from ganforge.errors import GanforgeError
+from ganforge.errors import GanforgeError, describe_os_error
 from ganforge.evaluate import ALL_METRICS, PACGAN_SAMPLES, Evaluator, format_table, plan, timed, write_result
 from ganforge.families import FAMILIES
 from ganforge.grid import image_grid, save_png, scatter_plot
@@ -18,6 +18,19 @@ from ganforge.recipes import RECOMMENDED, list_recipes, load_user_overrides, res
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+
+
+class UsageError(GanforgeError):
+    """The command line itself is wrong (unknown option, missing argument, bad value)."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that reports a bad command line as one UsageError line instead of usage + exit."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        if message.startswith("unrecognized arguments"):
+            message += "; config keys are dotted, e.g. --train.steps 2000"
+        raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
 def split_dotted(argv: list[str]) -> tuple[list[str], list[str]]:
@@ -39,7 +52,7 @@ def split_dotted(argv: list[str]) -> tuple[list[str], list[str]]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ganforge", description=__doc__, allow_abbrev=False)
+    parser = ArgumentParser(prog="ganforge", description=__doc__, allow_abbrev=False)
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a GAN (override any config key: --train.steps 2000)",
@@ -115,6 +128,9 @@ def command_sample(args: argparse.Namespace, dotted: Overrides) -> int:
         raise GanforgeError(f"output '{args.out}' has suffix '.{fmt}'; use a .png or .npy file, or pass --format")
     out = Path(args.out) if args.out else run.dir.samples / f"sample-seed{args.seed}.{fmt}"
     samples = run.sample(args.n, seed=args.seed, device=args.device)
+    if args.out and not out.parent.exists():
+        out.parent.mkdir(parents=True)
+        print(f"created folder {out.parent}")
     if fmt == "npy":
         save_array(samples, out)
     elif run.spec.kind == "image":
@@ -172,16 +188,19 @@ COMMANDS = {"train": command_train, "resume": command_resume, "sample": command_
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    own, dotted_args = split_dotted(argv)
-    args = build_parser().parse_args(own)
     try:
+        own, dotted_args = split_dotted(argv)
+        args = build_parser().parse_args(own)
         dotted = parse_cli_overrides(dotted_args)
         return COMMANDS[args.command](args, dotted)
     except GanforgeError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("\ninterrupted; the newest checkpoint is kept: continue with 'ganforge resume <run>'", file=sys.stderr)
+    except OSError as error:  # the file system's refusal: permissions, read-only, full disk, a file for a folder
+        print(f"error: {describe_os_error(error)}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt as interrupt:  # the trainer's TrainingInterrupted says what was kept
+        print(f"\n{interrupt or 'interrupted'}", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 

@@ -144,11 +144,14 @@ def coerce(key: str, value: Any) -> Any:
     check_key(key)
     tp = _field_type(key)
     try:
-        return _coerce(tp, value)
+        result = _coerce(tp, value)
     except (TypeError, ValueError):
         raise ConfigError(
             f"config key '{key}' got {value!r}; expected {_type_name(tp)}"
         ) from None
+    if key in CHOICES and result not in CHOICES[key]:  # checked here: recipes index by these values
+        raise ConfigError(f"config key '{key}' got {result!r}; expected one of: {', '.join(CHOICES[key])}")
+    return result
 
 
 def _coerce(tp: Any, value: Any) -> Any:

@@ -83,6 +83,11 @@ def plan(config: Config, kind: str, metrics: str = "auto", features: str = "auto
     if "modes" in chosen and kind == "image" and source != "stacked-mnist":
         raise ConfigError(f"metric 'modes' needs a mixture (ring, grid) or stacked-mnist, not '{source}'")
     extractors: list[str] = []
+    if features != "auto":  # checked even where no metric uses features, so a typo never passes silently
+        named = parse_list(features, list(EXTRACTORS), "feature extractor")
+        if kind == "vector":
+            raise ConfigError(f"--features {features} applies to image metrics; '{source}' holds vectors, scored by "
+                              "mode coverage (leave --features out)")
     if kind == "image" and set(chosen) & set(IMAGE_METRICS):
         if features == "auto":
             if inception_available():
@@ -92,7 +97,7 @@ def plan(config: Config, kind: str, metrics: str = "auto", features: str = "auto
             if source in DOMAIN_EXTRACTORS:
                 extractors.append(DOMAIN_EXTRACTORS[source])
         else:
-            extractors = parse_list(features, list(EXTRACTORS), "feature extractor")
+            extractors = named
     if "is" in chosen and "inception" in extractors:
         notes.append("IS is not computed in Inception space: the shipped Inception file (pool3 trunk) has no "
                      "classifier head; IS comes from a domain classifier (--features mnist) where there is one")

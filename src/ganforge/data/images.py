@@ -61,12 +61,12 @@ def load_image_folder(
             kept.append(path)
         except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError):
             skipped.append(path)
-    if skipped:
-        shown = ", ".join(str(p) for p in skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
-        warn(f"skipped {len(skipped)} unreadable or truncated image file(s) in '{folder}': {shown}")
+    shown = ", ".join(str(p) for p in skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
     if not images:
-        raise DataError(f"data folder '{folder}': none of its {len(paths)} image files could be read; "
+        raise DataError(f"data folder '{folder}': none of its {len(paths)} image files could be read ({shown}); "
                         "check that they are valid png/jpg/webp/bmp files")
+    if skipped:
+        warn(f"skipped {len(skipped)} unreadable or truncated image file(s) in '{folder}': {shown}")
     if channels is None:
         channels = 1 if all(image.mode in GREY_MODES for image in images) else 3
     mode = "L" if channels == 1 else "RGB"
