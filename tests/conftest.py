@@ -22,6 +22,7 @@ TINY: dict[str, Any] = {
     "model.mlp_hidden": 16,
     "model.mlp_layers": 2,
     "model.latent_dim": 8,
+    "train.threads": 1,  # pinned: auto's choice depends on the load, and results may differ between counts
 }
 
 

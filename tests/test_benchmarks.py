@@ -46,6 +46,13 @@ def test_metrics_speed_benchmark_runs() -> None:
     assert "speed ratio ganforge / torchmetrics" in run_quick("metrics_speed.py")
 
 
+def test_under_load_benchmark_measures_auto_alone_and_beside_a_competitor() -> None:
+    out = run_quick("under_load.py")
+    row = next(line for line in out.splitlines() if line.startswith("| auto |"))
+    alone, beside = (cell.strip() for cell in row.strip("|").split("|")[1:])
+    assert float(alone.split()[0]) > 0 and "%" in beside and "/1" in alone  # grid is an MLP run: one thread
+
+
 def test_mode_collapse_benchmark_prints_rows_beside_the_published_ones() -> None:
     out = run_quick("mode_collapse.py")
     assert "GAN" in out and "PacGAN2" in out and "7.9 / 95.6 / 0.07" in out

@@ -28,7 +28,7 @@ from ganforge.train.trainer import Trainer
 SCHEDULE_KEYS = ("train.steps", "train.lr_decay", "train.lr_decay_start", "train.log_every",
                  "train.sample_every", "train.checkpoint_every", "train.keep_checkpoints", "train.progress",
                  "train.device", "train.eval_every", "train.eval_metrics", "train.eval_features",
-                 "train.eval_samples", "train.diagnostics")
+                 "train.eval_samples", "train.diagnostics", "train.threads")
 # The remedies a divergence message suggests, applied from the last good checkpoint (recorded in history.jsonl).
 REMEDY_KEYS = ("train.lr_g", "train.lr_d", "train.r1_gamma", "train.r2_gamma", "train.reg_every", "train.gp_weight",
                "train.n_critic")
@@ -97,7 +97,7 @@ def train_resolved(config: Config, out: str | Path, overwrite: bool) -> Run:
     try:
         if trainer.backend.is_main:
             run_dir.prepare_new(config, overwrite)
-            run_dir.record_history("train", 0)
+            run_dir.record_history("train", 0, threads=trainer.threads)
         trainer.backend.barrier()
         trainer.fit()
     except TrainingInterrupted:
@@ -147,7 +147,7 @@ def resume_with(run: str | Path, changes: Overrides) -> Run:
         try:
             if trainer.backend.is_main:
                 write_text_atomic(run_dir.config, to_toml(config))
-                run_dir.record_history("resume", step, changed=changed)
+                run_dir.record_history("resume", step, changed=changed, threads=trainer.threads)
             trainer.fit()
         finally:
             trainer.close()

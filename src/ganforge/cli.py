@@ -15,6 +15,7 @@ from ganforge.families import FAMILIES
 from ganforge.grid import image_grid, save_png, scatter_plot
 from ganforge.nets import NETS
 from ganforge.recipes import RECOMMENDED, list_recipes, load_user_overrides, resolve
+from ganforge.threads import apply_threads, choose_threads
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--format", choices=("png", "npy"), default=None,
                         help="png grid (scatter for points) or npy array; default from --out's suffix, else png")
     sample.add_argument("--device", default="cpu", help="device to sample on (default cpu)")
+    sample.add_argument("--threads", default="auto", help="CPU threads: auto (the default) or N")
 
     evaluate = commands.add_parser("eval", help="score a run: FID, KID, IS, precision/recall, density/coverage, modes",
                                    allow_abbrev=False)
@@ -89,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="generated samples (default 10,000 for images; 2,500 for mixtures)")
     evaluate.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     evaluate.add_argument("--device", default="cpu", help="device for G and the feature networks (default cpu)")
+    evaluate.add_argument("--threads", default="auto", help="CPU threads: auto (the cores other work leaves free) or N")
 
     commands.add_parser("list", help="families, data sets, recipes and nets")
     return parser
@@ -123,6 +126,7 @@ def command_sample(args: argparse.Namespace, dotted: Overrides) -> int:
     if dotted:
         raise GanforgeError(f"'ganforge sample' takes no config keys (got {next(iter(dotted))})")
     run = Run(args.run)
+    apply_threads(choose_threads(coerce("train.threads", args.threads), convolutional=run.spec.kind == "image"))
     fmt = args.format or (Path(args.out).suffix.lstrip(".") if args.out else "png")
     if fmt not in ("png", "npy"):
         raise GanforgeError(f"output '{args.out}' has suffix '.{fmt}'; use a .png or .npy file, or pass --format")
@@ -144,6 +148,7 @@ def command_sample(args: argparse.Namespace, dotted: Overrides) -> int:
 def command_eval(args: argparse.Namespace, dotted: Overrides) -> int:
     if dotted:
         raise GanforgeError(f"'ganforge eval' takes no config keys (got {next(iter(dotted))})")
+    apply_threads(choose_threads(coerce("train.threads", args.threads), convolutional=True))  # feature nets
     run = Run(args.run)
     config = run.config
     data = load_data(config.data)

@@ -14,6 +14,7 @@ from typing import Any
 import tomllib
 
 from ganforge.errors import ConfigError
+from ganforge.threads import parse_threads
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class TrainConfig:
     ema_decay: float = 0.999         # EMA decay per G update
     seed: int = 0                    # same seed, same result on CPU
     device: str = "auto"             # auto | cpu | cuda | cuda:N
+    threads: int | str = "auto"      # CPU threads: auto (the cores other processes leave free, re-checked) or N
     precision: str = "fp32"          # fp32 | bf16 (autocast)
     compile: bool = False            # torch.compile the nets
     log_every: int = 50              # steps between metrics.jsonl records
@@ -262,6 +264,7 @@ def validate(config: Config) -> None:
     res = config.data.resolution
     if res is not None and not 8 <= res <= 256:
         raise ConfigError(f"config key 'data.resolution' got {res!r}; expected a side of 8 to 256 px")
+    parse_threads(config.train.threads)
     device = config.train.device
     if not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
         raise ConfigError(f"config key 'train.device' got {device!r}; expected auto, cpu, cuda or cuda:N")

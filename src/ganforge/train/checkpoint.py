@@ -43,7 +43,7 @@ STATE_SCHEMA = Fields(
         "rng": Fields({"numpy": Tuple(Choice("MT19937"), ListOf(Int(0), 624), Int(0), Int(0), Float()),
                        "python": Tuple(Int(), ListOf(Int(0), 625), Nullable(Float()))}),
     },
-    optional={"ema_updates": Int(0), "best": MapOf(), "tensors": ListOf(Str())},
+    optional={"ema_updates": Int(0), "best": MapOf(), "tensors": ListOf(Str()), "threads": Int(1)},
 )
 
 

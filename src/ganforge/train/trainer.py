@@ -22,6 +22,7 @@ from ganforge.diagnostics import Diagnostics, diversity
 from ganforge.errors import DataError, StorageError, TrainingDiverged, TrainingInterrupted, describe_os_error
 from ganforge.families import Family, StepState, get_family
 from ganforge.grid import image_grid, save_png, scatter_plot
+from ganforge.threads import apply_threads, choose_threads, usable_cores
 from ganforge.train.backend import Backend
 from ganforge.train.checkpoint import list_checkpoints, prune_checkpoints, restore_checkpoint, save_checkpoint
 from ganforge.train.ema import EMA, has_batchnorm, refresh_batchnorm_
@@ -88,6 +89,7 @@ class Trainer:
             seed_everything(train.seed + self.backend.rank)
 
         self.step = 0
+        recorded_threads = None
         if resume_from is not None:
             state = restore_checkpoint(resume_from, self.nets, self.optimizers,
                                        self.ema.model if self.ema else None)
@@ -96,6 +98,16 @@ class Trainer:
             if self.ema is not None:
                 self.ema.updates = int(state["ema_updates"])
             self.best = dict(state.get("best", {}))
+            recorded_threads = state.get("threads")
+        # One thread count for the whole run (results may differ in their last bits between counts): auto picks
+        # it once, and a resume keeps the count its checkpoint was trained with.
+        if train.threads == "auto" and recorded_threads is not None and recorded_threads <= usable_cores():
+            self.threads = int(recorded_threads)
+        else:
+            convolutional = any(isinstance(m, nn.modules.conv._ConvNd) for net in self.nets.values()
+                                for m in net.modules())
+            self.threads = choose_threads(train.threads, convolutional)
+        apply_threads(self.threads)
 
         # Fixed noise for sample grids, from a private RNG so grids never change the training stream.
         count = GRID_IMAGES if data.spec.kind == "image" else SCATTER_POINTS
@@ -187,6 +199,7 @@ class Trainer:
         train = self.config.train
         if step % train.log_every == 0 or last:
             record = logger.summarize(step)
+            record["threads"] = self.threads
             found = []
             if self.diagnostics is not None:
                 found = self.diagnostics.observe(record, self._diagnostic_samples())
@@ -263,7 +276,7 @@ class Trainer:
                 "data": self.data.spec.to_dict(), "step": step, "weights": "ema" if self.ema else "raw"}
 
     def _save(self, step: int) -> Path:
-        extra: dict[str, Any] = {"sampler": self.sampler.state_dict(),
+        extra: dict[str, Any] = {"sampler": self.sampler.state_dict(), "threads": self.threads,
                                  "ema_updates": self.ema.updates if self.ema else 0, "best": self.best}
         try:
             path = save_checkpoint(self.run.checkpoints, step, self.nets, self.optimizers, extra,

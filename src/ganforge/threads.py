@@ -1,0 +1,96 @@
+"""How many intra-op threads torch may use: a fixed number, or `auto`, chosen once per run by measured rules.
+
+Measured on a 2-core machine (BENCHMARKS.md, "Under load"):
+- Conv nets gain 1.4-1.9x from a second thread when the machine is idle, and keep most of it beside other
+  work, since each parallel region is long.
+- MLP nets (2-D points, small vectors) gain -5..+17% from it idle, within the noise, but their thousands of
+  tiny parallel regions each wait at an OpenMP barrier for a core another process holds: beside a busy
+  process a 2-thread MLP step ran 2-5x slower than a 1-thread one, and it slowed its neighbour too.
+So `auto` gives MLP-only runs one thread, and conv runs the cores that other processes leave free at the
+start (read from /proc/stat over 50 ms). The count is fixed for the run and recorded: results can differ in
+their last bits between thread counts (tiny conv nets and R3GAN's ResNets do), so a resume reuses the count
+its checkpoint was trained with, and runs stay bit-exact. `--train.threads N` pins the count.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+
+from ganforge.errors import ConfigError
+
+FIRST_LOOK_SECONDS = 0.05
+BUSY_ABOVE = 0.4         # a core counts as taken when other processes use more than this much of it
+
+
+def usable_cores() -> int:
+    """Cores this process may run on: its CPU affinity, capped by a cgroup CPU quota if there is one."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        with open("/sys/fs/cgroup/cpu.max") as handle:
+            quota, period = handle.read().split()
+        if quota != "max":
+            cores = min(cores, max(1, int(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
+
+
+def parse_threads(value: int | str, cores: int | None = None) -> int | None:
+    """train.threads as a count (None for auto); refuses 0, negatives, words and more than the machine's cores."""
+    cores = cores or usable_cores()
+    if value == "auto":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= cores:
+        return value
+    raise ConfigError(f"config key 'train.threads' got {value!r}; expected auto or a number of threads from 1 to "
+                      f"{cores} (the cores this process may use)")
+
+
+def threads_for(others: float, cores: int, margin: float = BUSY_ABOVE) -> int:
+    """All cores but those other processes keep busy (a core counts as busy beyond `margin` of it); at least 1."""
+    return cores if others <= margin else max(1, cores - math.ceil(others - margin))
+
+
+def _cpus_in_proc_stat() -> int:
+    try:
+        with open("/proc/stat") as handle:
+            return sum(1 for line in handle if line.startswith("cpu") and line[3:4].isdigit())
+    except OSError:
+        return 0
+
+
+def _busy_seconds() -> float:
+    with open("/proc/stat") as handle:
+        fields = [int(v) for v in handle.readline().split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+
+
+def other_processes_load(cores: int, seconds: float = FIRST_LOOK_SECONDS) -> float | None:
+    """Cores other processes keep busy, over `seconds` of this process waiting; None where /proc/stat counts
+    other CPUs than this process may use (a container on a bigger host would see the host's load)."""
+    if _cpus_in_proc_stat() != cores:
+        return None
+    own_before, busy_before, start = sum(os.times()[:2]), _busy_seconds(), time.monotonic()
+    time.sleep(seconds)
+    own, busy, wall = sum(os.times()[:2]) - own_before, _busy_seconds() - busy_before, time.monotonic() - start
+    return max(0.0, (busy - own) / wall)
+
+
+def choose_threads(setting: int | str, convolutional: bool, cores: int | None = None) -> int:
+    """The count for a run: a fixed setting as given; auto by the rules in this module's docstring."""
+    cores = cores or usable_cores()
+    fixed = parse_threads(setting, cores)
+    if fixed is not None:
+        return fixed
+    if not convolutional or cores == 1:
+        return 1
+    others = other_processes_load(cores)
+    return cores if others is None else threads_for(others, cores)
+
+
+def apply_threads(count: int) -> None:
+    import torch  # here, so that config validation can use this module without loading torch
+
+    torch.set_num_threads(count)
