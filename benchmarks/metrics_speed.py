@@ -51,11 +51,11 @@ def digits(n: int) -> tuple[Tensor, Tensor]:
     return data[order[:n]], data[order[n : 2 * n]]
 
 
-def ganforge_fid(real: Tensor, fake: Tensor, device: torch.device, batch: int) -> tuple[float, float, float]:
-    """(FID, seconds for the whole FID, seconds of feature extraction alone)."""
+def ganforge_fid(real: Tensor, fake: Tensor, device: torch.device) -> tuple[float, float, float]:
+    """(FID, seconds for the whole FID, seconds of feature extraction alone), at the extractor's own batch size."""
     start = time.perf_counter()
     extractor = InceptionFeatures(device)
-    real_features, fake_features = extractor.extract(real, batch).features, extractor.extract(fake, batch).features
+    real_features, fake_features = extractor.extract(real).features, extractor.extract(fake).features
     extracted = time.perf_counter()
     value = fid_from_features(real_features, fake_features)
     return value, time.perf_counter() - start, extracted - start
@@ -76,7 +76,9 @@ def torchmetrics_fid(real: Tensor, fake: Tensor, device: torch.device, batch: in
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=10_000, help="samples per set (real and fake)")
-    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--batch", type=int, default=32, help="torchmetrics' update size (a typical user's)")
+    parser.add_argument("--same-batch", action="store_true",
+                        help="also time torchmetrics at ganforge's own batch size (isolates the batch size's share)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--quick", action="store_true", help="32 samples per set: a smoke test")
     args = parser.parse_args()
@@ -88,15 +90,20 @@ def main() -> None:
     warm.extract(real[: args.batch], args.batch)  # first-call JIT profiling, outside both timings
 
     # The extractor's rate is read off ganforge's FID itself: a separate pass would cost another n images.
-    ours, ours_seconds, extraction_seconds = ganforge_fid(real, fake, device, args.batch)
+    ours, ours_seconds, extraction_seconds = ganforge_fid(real, fake, device)
     extractor_rate = 2 * n / extraction_seconds
     theirs, theirs_seconds = torchmetrics_fid(real, fake, device, args.batch)
-    print(f"FID speed: {n} real vs {n} real MNIST digits, batch {args.batch}, device {device}, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print(f"  ganforge Inception extractor   {extractor_rate:8.2f} images/s")
+    print(f"FID speed: {n} real vs {n} real MNIST digits, device {device}, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads")
+    print(f"  ganforge Inception extractor   {extractor_rate:8.2f} images/s (batch {warm.default_batch_size})")
     print(f"  ganforge FID                   {ours_seconds:8.1f} s  (FID {ours:.4f}, PIL bicubic resize)")
-    print(f"  torchmetrics FID, same network {theirs_seconds:8.1f} s  (FID {theirs:.4f}, torch bilinear resize)")
+    print(f"  torchmetrics FID, same network {theirs_seconds:8.1f} s  (FID {theirs:.4f}, torch bilinear resize, "
+          f"batch {args.batch})")
     print(f"  speed ratio ganforge / torchmetrics: {theirs_seconds / ours_seconds:.3f}x")
+    if args.same_batch:
+        _, same_seconds = torchmetrics_fid(real, fake, device, warm.default_batch_size)
+        print(f"  torchmetrics FID at batch {warm.default_batch_size}    {same_seconds:8.1f} s  "
+              f"(speed ratio {same_seconds / ours_seconds:.3f}x)")
 
 
 if __name__ == "__main__":

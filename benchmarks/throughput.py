@@ -94,18 +94,29 @@ def reference_loop(data: TensorData, steps: int, batch_size: int, nz: int, width
 
 
 def ganforge_loop(data: TensorData, steps: int, batch_size: int, nz: int, width: int, device: torch.device,
-                  ema: bool) -> float:
-    """ganforge's Trainer.fit() for `steps` steps, logging included; returns images/s of the steps."""
-    config = from_overrides({
+                  ema: bool, overrides: dict[str, object] | None = None, fused_adam: bool = False,
+                  warmup: int = 0) -> float:
+    """ganforge's Trainer.fit() for `steps` steps, logging included; returns images/s of the steps.
+
+    `overrides` are config keys (e.g. train.channels_last); `fused_adam` swaps in torch's fused Adam;
+    `warmup` steps run before the clock starts (torch.compile compiles during them).
+    """
+    settings = {
         "data.source": "digits", "model.family": "dcgan", "model.arch": "dcgan", "model.d_norm": "batch",
         "model.g_loss": "non-saturating", "model.latent_dim": nz, "model.g_width": width, "model.d_width": width,
-        "train.steps": steps, "train.batch_size": batch_size, "train.ema": ema, "train.progress": False,
+        "train.steps": warmup + steps, "train.batch_size": batch_size, "train.ema": ema, "train.progress": False,
         "train.log_every": 50, "train.sample_every": 10**9, "train.checkpoint_every": 10**9,
-        "train.device": device.type,
-    })
+        "train.device": device.type, "train.threads": torch.get_num_threads(), **(overrides or {}),
+    }
+    config = from_overrides(settings)
     with tempfile.TemporaryDirectory() as folder:
         trainer = Trainer(config, RunDir(Path(folder) / "run"), data)
         trainer.run.root.mkdir()
+        if fused_adam:
+            for name, optimizer in trainer.optimizers.items():
+                group = optimizer.param_groups[0]
+                trainer.optimizers[name] = torch.optim.Adam(trainer.nets[name].parameters(), lr=group["lr"],
+                                                            betas=group["betas"], fused=True)
         # The final checkpoint and sample grid are work the reference does not do: time them apart.
         excluded: list[float] = []
 
@@ -119,12 +130,27 @@ def ganforge_loop(data: TensorData, steps: int, batch_size: int, nz: int, width:
 
         trainer._save = timed(trainer._save)  # type: ignore[method-assign]
         trainer.save_sample_grid = timed(trainer.save_sample_grid)  # type: ignore[method-assign]
+        if warmup:
+            trainer.config = from_overrides({**settings, "train.steps": warmup})
+            trainer.fit()
+            trainer.config = config
+        excluded.clear()
         start = time.perf_counter()
         trainer.fit()
         if device.type == "cuda":
             torch.cuda.synchronize()
         elapsed = time.perf_counter() - start - sum(excluded)
     return steps * batch_size / elapsed
+
+
+# One row per change measured (issue 14): what each gave on top of the defaults, or what the default replaced.
+VARIANTS: dict[str, dict[str, object]] = {
+    "ganforge (EMA on)": {"ema": True},
+    "ganforge (EMA off)": {"ema": False},
+    "ganforge, NCHW (no channels_last)": {"ema": True, "overrides": {"train.channels_last": False}},
+    "ganforge + fused Adam": {"ema": True, "fused_adam": True},
+    "ganforge + torch.compile": {"ema": True, "overrides": {"train.compile": True}, "warmup": 3},
+}
 
 
 def main() -> None:
@@ -135,6 +161,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20, help="timed steps per run")
     parser.add_argument("--repeats", type=int, default=3, help="alternating runs of each loop")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--compile", action="store_true", help="add the torch.compile row (minutes of compiling)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes for a smoke test")
     args = parser.parse_args()
     if args.quick:
@@ -143,22 +170,25 @@ def main() -> None:
     data = load_data(from_overrides({"data.source": "digits", "data.resolution": args.resolution,
                                      "data.channels": 3}).data)
     nz = 100
+    variants = [name for name in VARIANTS if "compile" not in name or args.compile]
     for loop in (reference_loop, ganforge_loop):  # warm-up (allocator, kernels), not timed
         kwargs = {"ema": True} if loop is ganforge_loop else {}
         loop(data, 2, args.batch, nz, args.width, device, **kwargs)
-    results: dict[str, list[float]] = {"reference": [], "ganforge (EMA on)": [], "ganforge (EMA off)": []}
+    results: dict[str, list[float]] = {"reference": [], **{name: [] for name in variants}}
     for _ in range(args.repeats):
         results["reference"].append(reference_loop(data, args.steps, args.batch, nz, args.width, device))
-        results["ganforge (EMA on)"].append(ganforge_loop(data, args.steps, args.batch, nz, args.width, device, True))
-        results["ganforge (EMA off)"].append(ganforge_loop(data, args.steps, args.batch, nz, args.width, device,
-                                                           False))
+        for name in variants:
+            results[name].append(ganforge_loop(data, args.steps, args.batch, nz, args.width, device,
+                                               **VARIANTS[name]))  # type: ignore[arg-type]
     print(f"DCGAN {args.resolution}x{args.resolution}x3, batch {args.batch}, width {args.width}, device {device}, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.steps} steps x {args.repeats} runs")
-    reference = statistics.median(results["reference"])
+    reference = results["reference"]
     for name, values in results.items():
-        median = statistics.median(values)
-        print(f"  {name:20s} {median:8.1f} images/s (runs: {', '.join(f'{v:.1f}' for v in values)})"
-              f"  ratio to reference {median / reference:.3f}")
+        # The ratio is the median of each run's ratio to the reference run beside it: neighbours in time share
+        # the machine's state, which drifts by more than the effects measured here on a shared VM.
+        paired = statistics.median(v / r for v, r in zip(values, reference, strict=True))
+        print(f"  {name:34s} {statistics.median(values):8.1f} images/s (runs: {', '.join(f'{v:.1f}' for v in values)})"
+              f"  ratio to reference {paired:.3f}")
 
 
 if __name__ == "__main__":

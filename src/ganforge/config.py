@@ -70,6 +70,7 @@ class TrainConfig:
     threads: int | str = "auto"      # CPU threads: auto (the cores other processes leave free, re-checked) or N
     precision: str = "fp32"          # fp32 | bf16 (autocast)
     compile: bool = False            # torch.compile the nets
+    channels_last: bool = True       # conv nets in NHWC memory layout (oneDNN's fast path on CPU)
     log_every: int = 50              # steps between metrics.jsonl records
     diagnostics: bool = True         # warn about mode collapse, vanishing gradients, non-convergence
     sample_every: int = 500          # steps between sample grids

@@ -58,6 +58,10 @@ class TensorData:
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
+    def to(self, device: torch.device) -> TensorData:
+        """The same samples held on `device` (a GPU run keeps them there: no host copy per step)."""
+        return TensorData(self.x.to(device), None if self.y is None else self.y.to(device), self.spec)
+
     def batch(self, indices: Tensor, device: torch.device) -> dict[str, Tensor]:
         x = self.x[indices].to(device, non_blocking=True)
         x = x.float().div_(127.5).sub_(1.0) if x.dtype == torch.uint8 else x
@@ -73,8 +77,9 @@ class EpochSampler:
     Under DDP each rank takes its own stride of the same permutation.
     """
 
-    def __init__(self, size: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1) -> None:
-        self.size, self.batch_size, self.seed = size, batch_size, seed
+    def __init__(self, size: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1,
+                 device: torch.device | str = "cpu") -> None:
+        self.size, self.batch_size, self.seed, self.device = size, batch_size, seed, torch.device(device)
         self.rank, self.world_size = rank, world_size
         self.epoch, self.position = 0, 0
         self.per_epoch = size // (batch_size * world_size)
@@ -87,8 +92,8 @@ class EpochSampler:
     def next_indices(self) -> Tensor:
         if self.position >= self.per_epoch:
             self.epoch, self.position, self._order = self.epoch + 1, 0, None
-        if self._order is None:
-            self._order = self._permutation()
+        if self._order is None:  # drawn on the CPU (the same on every device), moved once per epoch
+            self._order = self._permutation().to(self.device)
         span = self.batch_size * self.world_size
         start = self.position * span + self.rank * self.batch_size
         self.position += 1

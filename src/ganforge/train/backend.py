@@ -53,7 +53,7 @@ class Backend:
             torch.cuda.set_device(self.device)
         if self.world_size > 1 and not dist.is_initialized():
             dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
-        self.precision, self.compile = train.precision, train.compile
+        self.precision, self.compile, self.channels_last = train.precision, train.compile, train.channels_last
 
     @property
     def is_main(self) -> bool:
@@ -68,14 +68,23 @@ class Backend:
             yield
 
     def prepare(self, net: nn.Module) -> nn.Module:
-        """Move to the device, align replicas under DDP, and compile if asked (in place: keys unchanged)."""
+        """Move to the device (NHWC for conv nets if asked), align replicas under DDP, and compile if asked
+        (in place: parameter names and values unchanged)."""
         net.to(self.device)
+        if self.channels_last and any(isinstance(m, nn.Conv2d | nn.ConvTranspose2d) for m in net.modules()):
+            net.to(memory_format=torch.channels_last)
         if self.world_size > 1:
             for tensor in list(net.parameters()) + list(net.buffers()):
                 dist.broadcast(tensor.data, src=0)
         if self.compile:
             net.compile()
         return net
+
+    def prepare_batch(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Images in the nets' memory layout (a conv layer would otherwise reorder them on every call)."""
+        if not self.channels_last:
+            return batch
+        return {k: v.contiguous(memory_format=torch.channels_last) if v.dim() == 4 else v for k, v in batch.items()}
 
     def reduce_gradients(self, net: nn.Module) -> None:
         if self.world_size == 1:

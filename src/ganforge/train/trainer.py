@@ -30,6 +30,7 @@ from ganforge.train.logging import MetricsLogger, NonFinite
 from ganforge.train.rundir import RunDir, export_generator
 
 GRID_IMAGES = 64
+GPU_DATA_SHARE = 0.25  # data sets smaller than this share of GPU memory live on the GPU
 SCATTER_POINTS = 2000
 # An evaluator scores a sampler (n, seed) -> decoded samples; the API layer builds it from the metrics.
 Evaluator = Callable[[Callable[[int, int], Tensor], int], dict[str, Any]]
@@ -83,8 +84,11 @@ class Trainer:
         self.phases = self.family.phases()
         self.generator = self.nets[self.family.generator_key]
         self.ema = EMA(self.generator, train.ema_decay) if train.ema else None
+        if self.backend.device.type == "cuda" and data.x.nbytes < GPU_DATA_SHARE * torch.cuda.get_device_properties(
+                self.backend.device).total_memory:
+            self.data = data = data.to(self.backend.device)  # on the GPU once: no host copy per step
         self.sampler = EpochSampler(len(data), train.batch_size, train.seed, self.backend.rank,
-                                    self.backend.world_size)
+                                    self.backend.world_size, device=data.x.device)
         if self.backend.world_size > 1:
             seed_everything(train.seed + self.backend.rank)
 
@@ -147,7 +151,7 @@ class Trainer:
 
     def _train_one_step(self, logger: MetricsLogger) -> None:
         # 1. One real batch per iteration (each rank its own slice).
-        batch = self.data.batch(self.sampler.next_indices(), self.backend.device)
+        batch = self.backend.prepare_batch(self.data.batch(self.sampler.next_indices(), self.backend.device))
         state = StepState(self.step, optimizers=self.optimizers)
         train = self.config.train
         # Set every step (not only when decaying): a resume may have changed the rates as a remedy.
