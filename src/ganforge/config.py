@@ -23,6 +23,10 @@ class DataConfig:
     resolution: int | None = None    # square image side in px; None = the source's own (64 for folders)
     channels: int | None = None      # 1 (grey) or 3 (RGB); None = as found
     max_samples: int | None = None   # use only the first N samples; None = all
+    split: str = "all"               # all | train | test: a fixed held-out split (built-in mnist, digits)
+    labels: str = "class"            # class (y) | onehot (the class as a float vector c) | digits | none
+    labelled: int = 0                # semi-supervised: keep this many labels per class, hide the rest; 0 = all
+    labelled_seed: int = 0           # which labels data.labelled keeps
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,13 @@ class ModelConfig:
     g_loss: str = "auto"             # vanilla/dcgan: non-saturating | minimax; auto = the family's
     pack: int = 1                    # PacGAN (Lin et al. 2018): D judges `pack` samples at once
     minibatch_std: bool = False      # D sees the batch's feature std (Karras et al. 2018)
+    condition: str = "auto"          # none | concat | projection | auxiliary (how D takes the label); auto = family's
+    g_condition: str = "concat"      # conv G: concat (the label's embedding joins z) | batchnorm (conditional BN)
+    discriminators: int = 1          # several D's; G learns from their combined verdict (GMAN, MD-GAN)
+    d_combine: str = "mean"          # several D's: mean | softmax (GMAN's softmax(lambda * loss)-weighted mean)
+    d_softmax_lambda: float = 1.0    # d_combine softmax: lambda (0 = mean, large = the strongest D alone)
+    d_data: str = "shared"           # several D's: shared (each its own mini-batch) | shards (MD-GAN: own data shard)
+    d_swap_every: int = 1            # d_data shards: epochs between swaps of the D's between shards
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,7 @@ class TrainConfig:
     n_critic: int = 1                # D updates per G update
     unrolled_steps: int = 0          # unrolled D: G plays against D after k look-ahead updates (Metz et al. 2017)
     gp_weight: float = 10.0          # gradient-penalty weight (wgan-gp)
+    class_weight: float = 1.0        # AC-GAN: weight of the class loss in D's and G's objectives
     r1_gamma: float = 0.0            # R1 penalty (gamma / 2) E|grad D(real)|^2, any family (Mescheder et al. 2018)
     r2_gamma: float = 0.0            # R2: the same on fake samples (R3GAN uses R1 + R2)
     reg_every: int = 1               # lazy R1/R2: every k-th D step, weighted k (Karras et al. 2020)
@@ -93,10 +105,16 @@ class Config:
 SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
 
 CHOICES: dict[str, tuple[str, ...]] = {
+    "data.split": ("all", "train", "test"),
+    "data.labels": ("class", "onehot", "digits", "none"),
     "model.latent_dist": ("normal", "uniform"),
     "model.arch": ("auto", "mlp", "dcgan", "resnet"),
     "model.d_norm": ("auto", "batch", "none", "spectral", "layer"),
-    "model.g_loss": ("auto", "non-saturating", "minimax"),
+    "model.g_loss": ("auto", "non-saturating", "minimax", "feature-matching"),
+    "model.condition": ("auto", "none", "concat", "projection", "auxiliary"),
+    "model.g_condition": ("concat", "batchnorm"),
+    "model.d_combine": ("mean", "softmax"),
+    "model.d_data": ("shared", "shards"),
     "train.optimizer": ("adam", "rmsprop"),
     "train.lr_decay": ("none", "linear"),
     "train.augment": ("none", "diffaugment"),
@@ -104,7 +122,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 POSITIVE: tuple[str, ...] = (
-    "model.pack", "model.latent_dim", "model.g_width", "model.d_width", "model.mlp_hidden", "model.mlp_layers",
+    "model.pack", "model.discriminators", "model.d_swap_every", "model.latent_dim", "model.g_width",
+    "model.d_width", "model.mlp_hidden", "model.mlp_layers",
     "train.steps", "train.batch_size", "train.lr_g", "train.lr_d", "train.n_critic",
     "train.reg_every", "train.log_every", "train.sample_every", "train.checkpoint_every", "train.keep_checkpoints",
     "data.max_samples", "train.eval_samples",
@@ -238,7 +257,8 @@ def validate(config: Config) -> None:
     if config.model.d_min_px < 2:
         raise ConfigError(f"config key 'model.d_min_px' got {config.model.d_min_px!r}; expected 2 or more (D halves "
                           "its map while it is at least this many px; 8 is the default)")
-    for key in ("train.r1_gamma", "train.r2_gamma", "train.instance_noise", "train.gp_weight", "train.unrolled_steps"):
+    for key in ("train.r1_gamma", "train.r2_gamma", "train.instance_noise", "train.gp_weight", "train.unrolled_steps",
+                "train.class_weight", "model.d_softmax_lambda"):
         if flat[key] < 0:
             raise ConfigError(f"config key '{key}' got {flat[key]!r}; expected 0 or more")
     if not 0.0 <= config.train.label_smoothing < 1.0:
@@ -260,6 +280,9 @@ def validate(config: Config) -> None:
         raise ConfigError(f"config key 'train.ema_decay' got {config.train.ema_decay!r}; expected 0 <= decay < 1")
     if not all(0.0 <= b < 1.0 for b in config.train.betas):
         raise ConfigError(f"config key 'train.betas' got {config.train.betas!r}; expected two numbers in [0, 1)")
+    if config.data.labelled < 0:
+        raise ConfigError(f"config key 'data.labelled' got {config.data.labelled!r}; expected a number of labels "
+                          "to keep per class (0 keeps them all)")
     if config.data.channels not in (None, 1, 3):
         raise ConfigError(f"config key 'data.channels' got {config.data.channels!r}; expected 1 or 3")
     res = config.data.resolution

@@ -14,13 +14,15 @@ from ganforge.config import DataConfig
 from ganforge.data.arrays import load_array_file, peek_kind
 from ganforge.data.builtin import mnist_digits, sklearn_digits, stacked_mnist
 from ganforge.data.images import load_image_folder, resize_square
-from ganforge.data.spec import DataSpec, EpochSampler, TensorData
+from ganforge.data.spec import DataSpec, EpochSampler, ShardedSampler, TensorData
+from ganforge.data.splits import labelled_subset, split_indices
 from ganforge.data.toy import TOY_MIXTURES, sample_mixture
 from ganforge.errors import DataError
 
-__all__ = ["BUILTIN", "DataSpec", "EpochSampler", "TensorData", "load_data", "source_kind"]
+__all__ = ["BUILTIN", "DataSpec", "EpochSampler", "ShardedSampler", "TensorData", "load_data", "source_kind"]
 
 DEFAULT_FOLDER_RESOLUTION = 64
+DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ def load_data(config: DataConfig) -> TensorData:
     """Decode the configured source into memory."""
     source = config.source
     labels: np.ndarray | None
+    conditions: np.ndarray | None = None
     class_names: tuple[str, ...] = ()
     modes: tuple[tuple[float, ...], ...] = ()
     mode_std = 0.0
@@ -96,7 +99,8 @@ def load_data(config: DataConfig) -> TensorData:
         kind = BUILTIN[source].kind
         if kind == "image":
             samples = samples if samples.ndim == 4 else samples[:, None]
-            class_names = tuple(f"{i:0{len(str(labels.max()))}d}" for i in range(int(labels.max()) + 1))
+            class_names = DIGIT_NAMES if int(labels.max()) == 9 else \
+                tuple(f"{i:0{len(str(labels.max()))}d}" for i in range(int(labels.max()) + 1))
         else:
             centres, mode_std = TOY_MIXTURES[source]
             modes = tuple(tuple(float(v) for v in c) for c in centres)
@@ -105,7 +109,7 @@ def load_data(config: DataConfig) -> TensorData:
         resolution = config.resolution or DEFAULT_FOLDER_RESOLUTION
         samples, labels, class_names = load_image_folder(Path(source), resolution, config.channels)
     elif Path(source).suffix.lower() in (".npy", ".npz"):
-        samples, labels, kind = load_array_file(Path(source))
+        samples, labels, conditions, kind = load_array_file(Path(source))
     else:
         source_kind(source)  # raises the most helpful error
         raise _unknown_source(source)
@@ -113,6 +117,7 @@ def load_data(config: DataConfig) -> TensorData:
     if config.max_samples is not None:
         samples = samples[: config.max_samples]
         labels = None if labels is None else labels[: config.max_samples]
+        conditions = None if conditions is None else conditions[: config.max_samples]
     if len(samples) == 0:
         raise DataError(f"data source '{source}' has no samples; add data or raise data.max_samples")
 
@@ -136,11 +141,41 @@ def load_data(config: DataConfig) -> TensorData:
         class_names = tuple(str(v) for v in sorted(set(labels.tolist())))
         lookup = {int(v): i for i, v in enumerate(sorted(set(labels.tolist())))}
         labels = np.array([lookup[int(v)] for v in labels], dtype=np.int64)
+    y = None if labels is None else torch.from_numpy(labels)
+    c = None if conditions is None else torch.from_numpy(conditions)
+    picked = split_indices(source, y, config.split)
+    if picked is not None:
+        x, y, c = x[picked], None if y is None else y[picked], None if c is None else c[picked]
+    y, c = _labels_as(config, source, y, c, len(class_names))
+    if config.labelled:
+        if y is None:
+            raise DataError(f"data.labelled {config.labelled} keeps some labels per class, but '{source}' has no "
+                            "labels; use a labelled source (a folder with one sub-folder per class, an .npz with y)")
+        y = labelled_subset(y, config.labelled, config.labelled_seed)
     spec = DataSpec(
         name=source, kind=kind, shape=tuple(x.shape[1:]), num_samples=len(x),
-        num_classes=len(class_names) if labels is not None else 0,
-        class_names=class_names if labels is not None else (),
+        num_classes=len(class_names) if y is not None else 0,
+        class_names=class_names if y is not None else (),
         shift=shift, scale=scale, modes=modes, mode_std=mode_std,
+        condition_dim=0 if c is None else int(c.shape[1]), labelled=config.labelled,
     )
-    y = None if labels is None else torch.from_numpy(labels)
-    return TensorData(x, y, spec)
+    return TensorData(x, y, spec, c)
+
+
+def _labels_as(config: DataConfig, source: str, y: torch.Tensor | None, c: torch.Tensor | None,
+               classes: int) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """The labels as data.labels asks: class indices (y), a one-hot vector (c), stacked digits (c), or none."""
+    if config.labels == "none":
+        return None, c
+    if config.labels == "class":
+        return y, c
+    if y is None:
+        raise DataError(f"data.labels '{config.labels}' turns labels into vectors, but '{source}' has no labels; "
+                        "use --data.labels class (or none)")
+    if config.labels == "onehot":
+        return None, torch.nn.functional.one_hot(y, classes).float()
+    if source != "stacked-mnist":
+        raise DataError(f"data.labels 'digits' gives the three digits of a stacked-mnist image as one-hot vectors; "
+                        f"'{source}' is not stacked-mnist: use class or onehot")
+    digits = torch.stack([y // 100, y // 10 % 10, y % 10], dim=1)
+    return None, torch.nn.functional.one_hot(digits, 10).flatten(1).float()

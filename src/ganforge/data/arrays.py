@@ -10,27 +10,30 @@ from ganforge.errors import DataError
 
 ARRAY_KEYS = ("x", "X", "images", "data", "arr_0")
 LABEL_KEYS = ("y", "labels", "targets")
+CONDITION_KEYS = ("c", "condition", "conditions")  # a float vector per sample to condition on (e.g. an embedding)
 
 
-def _load(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+def _load(path: Path) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     try:
         loaded = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
         raise DataError(f"data file '{path}' could not be read as .npy/.npz ({exc}); save it with numpy.save") from None
     if isinstance(loaded, np.ndarray):
-        return loaded, None
+        return loaded, None, None
     with loaded:
         keys = list(loaded.keys())
         data_keys = [k for k in ARRAY_KEYS if k in keys] or (keys if len(keys) == 1 else [])
         if not data_keys:
             raise DataError(f"data file '{path}' holds arrays {keys}; name the samples one of {', '.join(ARRAY_KEYS)}")
         label_keys = [k for k in LABEL_KEYS if k in keys]
-        return loaded[data_keys[0]], (loaded[label_keys[0]] if label_keys else None)
+        condition_keys = [k for k in CONDITION_KEYS if k in keys]
+        return (loaded[data_keys[0]], loaded[label_keys[0]] if label_keys else None,
+                loaded[condition_keys[0]] if condition_keys else None)
 
 
 def peek_kind(path: Path) -> str:
     """'image' or 'vector', from the array's shape alone."""
-    array, _ = _load(path)
+    array, _, _ = _load(path)
     return "vector" if array.ndim == 2 else "image"
 
 
@@ -60,21 +63,42 @@ def _to_uint8_images(array: np.ndarray, path: Path) -> np.ndarray:
     return np.ascontiguousarray(np.round(array).astype(np.uint8))
 
 
-def load_array_file(path: Path) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """Returns (samples, labels or None, kind): uint8 NCHW images or float32 (N, D) vectors."""
+def _check_labels(labels: np.ndarray, count: int, path: Path) -> np.ndarray:
+    if labels.ndim != 1 or len(labels) != count:
+        raise DataError(f"data file '{path}': labels have shape {labels.shape}; expected one integer per sample "
+                        f"({count})")
+    integral = np.issubdtype(labels.dtype, np.integer) or (
+        np.issubdtype(labels.dtype, np.floating) and np.isfinite(labels).all() and (labels == np.round(labels)).all())
+    if not integral or (len(labels) and labels.min() < 0):
+        raise DataError(f"data file '{path}': labels must be integers >= 0 (class indices); got dtype {labels.dtype}"
+                        + (f" with values such as {labels.flat[0]!r}" if labels.size else ""))
+    return labels.astype(np.int64)
+
+
+def _check_conditions(conditions: np.ndarray, count: int, path: Path) -> np.ndarray:
+    if conditions.ndim != 2 or len(conditions) != count or not np.issubdtype(conditions.dtype, np.number):
+        raise DataError(f"data file '{path}': conditions 'c' have shape {conditions.shape} and dtype "
+                        f"{conditions.dtype}; expected numbers shaped ({count}, D): one vector per sample")
+    vectors = conditions.astype(np.float32)
+    if not np.isfinite(vectors).all():
+        raise DataError(f"data file '{path}': conditions 'c' contain NaN or infinite values; remove them first")
+    return vectors
+
+
+def load_array_file(path: Path) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, str]:
+    """Returns (samples, labels or None, condition vectors or None, kind): uint8 NCHW images or float32 (N, D)
+    vectors."""
     if not path.is_file():
         raise DataError(f"data file '{path}' does not exist; pass an existing .npy or .npz file")
-    array, labels = _load(path)
+    array, labels, conditions = _load(path)
     if array.dtype == object or array.ndim < 2:
         raise DataError(f"data file '{path}' has shape {array.shape} and dtype {array.dtype}; expected a numeric "
                         "array with one sample per row")
-    if labels is not None and (labels.ndim != 1 or len(labels) != len(array)):
-        raise DataError(f"data file '{path}': labels have shape {labels.shape}; expected one integer per sample "
-                        f"({len(array)})")
-    labels = None if labels is None else labels.astype(np.int64)
+    labels = None if labels is None else _check_labels(labels, len(array), path)
+    conditions = None if conditions is None else _check_conditions(conditions, len(array), path)
     if array.ndim == 2:
         vectors = array.astype(np.float32)
         if not np.isfinite(vectors).all():
             raise DataError(f"data file '{path}' contains NaN or infinite values; remove them first")
-        return vectors, labels, "vector"
-    return _to_uint8_images(array, path), labels, "image"
+        return vectors, labels, conditions, "vector"
+    return _to_uint8_images(array, path), labels, conditions, "image"

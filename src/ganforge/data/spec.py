@@ -27,6 +27,13 @@ class DataSpec:
     modes: tuple[tuple[float, ...], ...] = ()  # toy mixtures: the component centres
     mode_std: float = 0.0              # toy mixtures: the component std
     captions: tuple[str, ...] = field(default=(), repr=False)  # text-conditioned data, if any
+    condition_dim: int = 0             # width of a float condition vector per sample (batch key "c"); 0 = none
+    labelled: int = 0                  # semi-supervised: labels kept per class (the rest are -1); 0 = all
+
+    @property
+    def conditional(self) -> bool:
+        """Whether samples come with something to condition on: a class (y) or a vector (c)."""
+        return self.num_classes > 0 or self.condition_dim > 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -34,6 +41,7 @@ class DataSpec:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> DataSpec:
         """From `to_dict`'s output (JSON); check it against SPEC_SCHEMA first when it comes from a file."""
+        raw = {k: v for k, v in raw.items() if k in cls.__dataclass_fields__}
         tupled = {k: tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v
                   for k, v in raw.items()}
         return cls(**tupled)
@@ -50,17 +58,19 @@ class DataSpec:
 
 
 class TensorData:
-    """Samples in memory: uint8 images (encoded to [-1, 1] per batch) or float32 vectors."""
+    """Samples in memory: uint8 images (encoded to [-1, 1] per batch) or float32 vectors, with optional class
+    labels `y` (int64; -1 where data.labelled hid a label) and condition vectors `c` (float32)."""
 
-    def __init__(self, x: Tensor, y: Tensor | None, spec: DataSpec) -> None:
-        self.x, self.y, self.spec = x, y, spec
+    def __init__(self, x: Tensor, y: Tensor | None, spec: DataSpec, c: Tensor | None = None) -> None:
+        self.x, self.y, self.spec, self.c = x, y, spec, c
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
     def to(self, device: torch.device) -> TensorData:
         """The same samples held on `device` (a GPU run keeps them there: no host copy per step)."""
-        return TensorData(self.x.to(device), None if self.y is None else self.y.to(device), self.spec)
+        return TensorData(self.x.to(device), None if self.y is None else self.y.to(device), self.spec,
+                          None if self.c is None else self.c.to(device))
 
     def batch(self, indices: Tensor, device: torch.device) -> dict[str, Tensor]:
         x = self.x[indices].to(device, non_blocking=True)
@@ -68,6 +78,8 @@ class TensorData:
         out = {"x": x}
         if self.y is not None:
             out["y"] = self.y[indices].to(device, non_blocking=True)
+        if self.c is not None:
+            out["c"] = self.c[indices].to(device, non_blocking=True)
         return out
 
 
@@ -110,5 +122,32 @@ SPEC_SCHEMA = Fields(
     required={"name": Str(), "kind": Choice("image", "vector"), "shape": ListOf(Int(1))},
     optional={"num_samples": Int(0), "num_classes": Int(0), "class_names": ListOf(Str()), "shift": ListOf(Float()),
               "scale": ListOf(Float()), "modes": ListOf(ListOf(Float())), "mode_std": Float(),
-              "captions": ListOf(Str())},
+              "captions": ListOf(Str()), "condition_dim": Int(0), "labelled": Int(0)},
 )
+
+
+class ShardedSampler:
+    """MD-GAN's data layout (Hardy et al. 2019): the samples cut into `shards` fixed shards (by the seed); each step
+    takes `batch_size` from every shard, in shard order, each shard shuffled by epochs of its own. Its state
+    resumes exactly."""
+
+    def __init__(self, size: int, batch_size: int, seed: int, shards: int, device: torch.device | str = "cpu") -> None:
+        order = torch.randperm(size, generator=torch.Generator().manual_seed(seed))
+        per_shard = size // shards
+        self.members = [order[k * per_shard : (k + 1) * per_shard] for k in range(shards)]
+        self.samplers = [EpochSampler(per_shard, batch_size, seed + 1 + k, device=device) for k in range(shards)]
+        self.device = torch.device(device)
+
+    def next_indices(self, parts: list[int] | None = None) -> Tensor:
+        """The next batch of every shard (or of the shards in `parts`), concatenated; all shards advance."""
+        drawn = [members.to(self.device)[sampler.next_indices()]
+                 for members, sampler in zip(self.members, self.samplers, strict=True)]
+        return torch.cat(drawn if parts is None else [drawn[k] for k in parts])
+
+    def state_dict(self) -> dict[str, int]:
+        """The epoch and position of every shard (all advance together: one batch each per step)."""
+        return self.samplers[0].state_dict()
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        for sampler in self.samplers:
+            sampler.load_state_dict(state)

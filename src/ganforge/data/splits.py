@@ -1,0 +1,56 @@
+"""Fixed held-out splits of labelled data: the same digits are held out by the MNIST classifier, `data.split`
+and the semi-supervised benchmark, so "held out" means one thing across ganforge."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ganforge.errors import DataError
+
+# Built-in labelled sets with a fixed split: held-out samples per class (seed 0). mnist's is the MNIST
+# classifier's: 400 of each digit train it, 100 are held out.
+HELD_OUT_PER_CLASS = {"mnist": 100, "digits": 30}
+SPLIT_SEED = 0
+
+
+def stratified_split(labels: Tensor, held_out_per_class: int, seed: int) -> tuple[Tensor, Tensor]:
+    """Indices (train, held_out): the first `held_out_per_class` of each class in a seeded permutation."""
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
+    held: list[Tensor] = []
+    for cls in labels.unique():
+        members = order[labels[order] == cls]
+        if len(members) <= held_out_per_class:
+            raise DataError(f"class {int(cls)} has only {len(members)} samples; cannot hold out "
+                            f"{held_out_per_class} and still train")
+        held.append(members[:held_out_per_class])
+    held_out = torch.cat(held).sort().values
+    mask = torch.ones(len(labels), dtype=torch.bool)
+    mask[held_out] = False
+    return mask.nonzero().squeeze(1), held_out
+
+
+def split_indices(source: str, labels: Tensor | None, split: str) -> Tensor | None:
+    """Indices of `split` ('train' or 'test') of a built-in labelled set; None for 'all'."""
+    if split == "all":
+        return None
+    if source not in HELD_OUT_PER_CLASS or labels is None:
+        raise DataError(f"data.split '{split}' needs a data set with a fixed held-out split "
+                        f"({', '.join(HELD_OUT_PER_CLASS)}); '{source}' has none: use --data.split all")
+    train, test = stratified_split(labels, HELD_OUT_PER_CLASS[source], SPLIT_SEED)
+    return train if split == "train" else test
+
+
+def labelled_subset(labels: Tensor, per_class: int, seed: int) -> Tensor:
+    """Labels with all but `per_class` of each class hidden (-1): the same samples for the same seed."""
+    counts = torch.bincount(labels)
+    smallest = int(counts[counts > 0].min())
+    if per_class > smallest:
+        raise DataError(f"data.labelled {per_class} asks for more labels per class than the smallest class has "
+                        f"({smallest}); use at most {smallest}")
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
+    kept = torch.full_like(labels, -1)
+    for cls in labels.unique():
+        members = order[labels[order] == cls][:per_class]
+        kept[members] = cls
+    return kept
