@@ -1,11 +1,21 @@
-"""DCGAN nets (Radford et al. 2016), generalised to square images of 8-256 px such as 28 px MNIST."""
+"""DCGAN nets (Radford et al. 2016), generalised to square images of 8-256 px such as 28 px MNIST, and
+optionally conditional (nets/conditioning.py: the label joins z or sets G's BatchNorms; D by concat,
+projection or an auxiliary class head)."""
 
 from __future__ import annotations
 
 import itertools
 
+import torch
 from torch import Tensor, nn
 
+from ganforge.nets.conditioning import (
+    ConditionalBatchNorm2d,
+    ConditionEmbedding,
+    DiscriminatorCondition,
+    embed_width,
+    run_layers,
+)
 from ganforge.nets.layers import MinibatchStd, feature_norm, maybe_spectral
 
 MAX_WIDTH_MULT = 8
@@ -42,26 +52,44 @@ def max_discriminator_layers(resolution: int) -> int:
 
 
 class DCGANGenerator(nn.Module):
-    """z -> ConvTranspose(base x base) -> [ConvTranspose(4, 2, 1) + BatchNorm + ReLU] * k -> tanh."""
+    """z -> ConvTranspose(base x base) -> [ConvTranspose(4, 2, 1) + BatchNorm + ReLU] * k -> tanh.
 
-    def __init__(self, latent_dim: int, resolution: int, channels: int, width: int = 64) -> None:
+    Conditional (num_classes or condition_dim): `condition` 'concat' feeds [z, embedding] to the first layer;
+    'batchnorm' makes every BatchNorm conditional (affine-free BN, then a per-condition scale and shift).
+    """
+
+    def __init__(self, latent_dim: int, resolution: int, channels: int, width: int = 64, num_classes: int = 0,
+                 condition_dim: int = 0, condition: str = "concat") -> None:
         super().__init__()
         self.resolution = resolution
+        conditional = bool(num_classes or condition_dim)
+        concat = conditional and condition == "concat"
+        extra = embed_width(num_classes, condition_dim) if concat else 0
+        self.condition = ConditionEmbedding(num_classes, condition_dim, extra) if concat else None
+
+        def norm(channels: int) -> nn.Module:
+            if conditional and condition == "batchnorm":
+                return ConditionalBatchNorm2d(channels, num_classes, condition_dim)
+            return nn.BatchNorm2d(channels)
+
         base, ups = generator_plan(resolution)
         widths = [width * min(2 ** (ups - 1 - j), MAX_WIDTH_MULT) for j in range(ups)]
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(latent_dim, widths[0], base, 1, 0, bias=False),
-            nn.BatchNorm2d(widths[0]),
+            nn.ConvTranspose2d(latent_dim + extra, widths[0], base, 1, 0, bias=False),
+            norm(widths[0]),
             nn.ReLU(True),
         ]
         for fan_in, fan_out in itertools.pairwise(widths):
-            layers += [nn.ConvTranspose2d(fan_in, fan_out, 4, 2, 1, bias=False), nn.BatchNorm2d(fan_out), nn.ReLU(True)]
+            layers += [nn.ConvTranspose2d(fan_in, fan_out, 4, 2, 1, bias=False), norm(fan_out), nn.ReLU(True)]
         layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.main = nn.Sequential(*layers)
         self.render_size = base * 2**ups
 
-    def forward(self, z: Tensor) -> Tensor:
-        out = self.main(z.view(z.shape[0], -1, 1, 1))
+    def forward(self, z: Tensor, y: Tensor | None = None, c: Tensor | None = None) -> Tensor:
+        z = z.view(z.shape[0], -1)
+        if self.condition is not None:
+            z = torch.cat([z, self.condition(y, c).to(z.dtype)], dim=1)
+        out = run_layers(self.main, z[:, :, None, None], y, c)
         if self.render_size != self.resolution:
             start = (self.render_size - self.resolution) // 2
             out = out[:, :, start : start + self.resolution, start : start + self.resolution]
@@ -69,26 +97,46 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    """image -> [Conv(4, 2, 1) + norm + LeakyReLU(0.2)] * k -> Conv over the last map -> one logit."""
+    """image (+ condition maps) -> [Conv(4, 2, 1) + norm + LeakyReLU(0.2)] * k -> Conv over the last map ->
+    `outputs` logits (one: a plain score; several: a classifier, as the semi-supervised D)."""
 
     def __init__(self, resolution: int, channels: int, width: int = 64, norm: str = "batch",
-                 minibatch_std: bool = False, layers: int = 0, min_px: int = 8) -> None:
+                 minibatch_std: bool = False, layers: int = 0, min_px: int = 8, condition: str = "none",
+                 num_classes: int = 0, condition_dim: int = 0, outputs: int = 1) -> None:
         super().__init__()
+        self.outputs = outputs
         sizes = discriminator_plan(resolution, layers, min_px)
         widths = [width * min(2**i, MAX_WIDTH_MULT) for i in range(len(sizes))]
+        features = widths[-1] + int(minibatch_std)
+        self.condition = DiscriminatorCondition(condition, num_classes, condition_dim, features,
+                                                features * sizes[-1] ** 2) if condition != "none" else None
         bias = norm != "batch"
-        layers: list[nn.Module] = []
-        fan_in = channels
+        blocks: list[nn.Module] = []
+        fan_in = channels + (self.condition.input_width if self.condition is not None else 0)
         for i, fan_out in enumerate(widths):
-            layers.append(maybe_spectral(nn.Conv2d(fan_in, fan_out, 4, 2, 1, bias=bias), norm))
+            blocks.append(maybe_spectral(nn.Conv2d(fan_in, fan_out, 4, 2, 1, bias=bias), norm))
             if i > 0:
-                layers.append(feature_norm(norm, fan_out, conv=True))
-            layers.append(nn.LeakyReLU(0.2, inplace=True))
+                blocks.append(feature_norm(norm, fan_out, conv=True))
+            blocks.append(nn.LeakyReLU(0.2, inplace=True))
             fan_in = fan_out
         if minibatch_std:
-            layers.append(MinibatchStd())
-        layers.append(maybe_spectral(nn.Conv2d(fan_in + int(minibatch_std), 1, sizes[-1], 1, 0, bias=bias), norm))
-        self.main = nn.Sequential(*layers)
+            blocks.append(MinibatchStd())
+        blocks.append(maybe_spectral(nn.Conv2d(fan_in + int(minibatch_std), outputs, sizes[-1], 1, 0, bias=bias),
+                                     norm))
+        self.main = nn.Sequential(*blocks)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.main(x).view(x.shape[0])
+    def features(self, x: Tensor, y: Tensor | None = None, c: Tensor | None = None) -> Tensor:
+        """The last feature map, (N, C, k, k), that the score (and any condition head) reads."""
+        if self.condition is not None:
+            x = self.condition.join(x, y, c)
+        return self.main[:-1](x)
+
+    def forward(self, x: Tensor, y: Tensor | None = None, c: Tensor | None = None,
+                classes: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        h = self.features(x, y, c)
+        out = self.main[-1](h).view(x.shape[0], self.outputs)
+        out = out.squeeze(1) if self.outputs == 1 else out
+        if self.condition is None:
+            return out
+        out = self.condition.project(out, h.sum(dim=(2, 3)), y, c)
+        return (out, self.condition.classes(h.flatten(1))) if classes else out

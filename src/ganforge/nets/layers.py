@@ -48,6 +48,6 @@ def dcgan_init_(module: nn.Module) -> None:
             nn.init.normal_(target, 0.0, 0.02)
             if layer.bias is not None:
                 nn.init.zeros_(layer.bias)
-        elif isinstance(layer, (nn.BatchNorm2d, nn.BatchNorm1d)):
+        elif isinstance(layer, (nn.BatchNorm2d, nn.BatchNorm1d)) and layer.affine:
             nn.init.normal_(layer.weight, 1.0, 0.02)
             nn.init.zeros_(layer.bias)

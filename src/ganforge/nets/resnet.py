@@ -3,9 +3,11 @@ blocks with grouped 3x3 convs, no normalisation layers, bilinear/average resampl
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ganforge.nets.conditioning import ConditionEmbedding, DiscriminatorCondition, embed_width
 from ganforge.nets.dcgan import MAX_WIDTH_MULT, discriminator_plan, generator_plan
 from ganforge.nets.layers import MinibatchStd
 
@@ -39,16 +41,20 @@ class ResidualBlock(nn.Module):
 
 
 class ResNetGenerator(nn.Module):
-    """z -> linear basis (base x base) -> [upsample 2x + 1x1 conv, residual blocks] * k -> 1x1 conv to pixels."""
+    """z (+ the condition's embedding) -> linear basis (base x base) -> [upsample 2x + 1x1 conv, residual blocks] * k
+    -> 1x1 conv to pixels. R3GAN has no normalisation layers, so a condition always joins z."""
 
     def __init__(self, latent_dim: int, resolution: int, channels: int, width: int = 64,
-                 blocks_per_stage: int = 1) -> None:
+                 blocks_per_stage: int = 1, num_classes: int = 0, condition_dim: int = 0) -> None:
         super().__init__()
         self.resolution = resolution
+        conditional = bool(num_classes or condition_dim)
+        extra = embed_width(num_classes, condition_dim) if conditional else 0
+        self.condition = ConditionEmbedding(num_classes, condition_dim, extra) if conditional else None
         self.base, ups = generator_plan(resolution)
         widths = [width * min(2 ** (ups - j), MAX_WIDTH_MULT) for j in range(ups + 1)]
         total = blocks_per_stage * len(widths)
-        self.basis = nn.Linear(latent_dim, widths[0] * self.base**2)
+        self.basis = nn.Linear(latent_dim + extra, widths[0] * self.base**2)
         self.stages = nn.ModuleList()
         for j, fan_out in enumerate(widths):
             layers: list[nn.Module] = []
@@ -60,8 +66,11 @@ class ResNetGenerator(nn.Module):
         self.to_pixels = nn.Conv2d(widths[-1], channels, 1)
         self.render_size = self.base * 2**ups
 
-    def forward(self, z: Tensor) -> Tensor:
-        x = self.basis(z.flatten(1)).view(z.shape[0], -1, self.base, self.base)
+    def forward(self, z: Tensor, y: Tensor | None = None, c: Tensor | None = None) -> Tensor:
+        z = z.flatten(1)
+        if self.condition is not None:
+            z = torch.cat([z, self.condition(y, c).to(z.dtype)], dim=1)
+        x = self.basis(z).view(z.shape[0], -1, self.base, self.base)
         for stage in self.stages:
             x = stage(x)
         out = self.to_pixels(F.leaky_relu(x, 0.2))
@@ -72,15 +81,23 @@ class ResNetGenerator(nn.Module):
 
 
 class ResNetDiscriminator(nn.Module):
-    """image -> 1x1 conv -> [residual blocks, average-pool 2x + 1x1 conv] * k -> blocks -> linear -> one score."""
+    """image (+ condition maps) -> 1x1 conv -> [residual blocks, average-pool 2x + 1x1 conv] * k -> blocks ->
+    linear -> `outputs` logits (one: a plain score)."""
 
     def __init__(self, resolution: int, channels: int, width: int = 64, blocks_per_stage: int = 1,
-                 minibatch_std: bool = False, layers: int = 0, min_px: int = 8) -> None:
+                 minibatch_std: bool = False, layers: int = 0, min_px: int = 8, condition: str = "none",
+                 num_classes: int = 0, condition_dim: int = 0, outputs: int = 1) -> None:
         super().__init__()
+        self.outputs = outputs
         sizes = discriminator_plan(resolution, layers, min_px)
         widths = [width * min(2**i, MAX_WIDTH_MULT) for i in range(len(sizes) + 1)]
         total = blocks_per_stage * len(widths)
-        self.from_pixels = nn.Conv2d(channels, widths[0], 1)
+        last = sizes[-1] if sizes else resolution
+        features = widths[-1] + int(minibatch_std)
+        self.condition = DiscriminatorCondition(condition, num_classes, condition_dim, features,
+                                                features * last * last) if condition != "none" else None
+        extra = self.condition.input_width if self.condition is not None else 0
+        self.from_pixels = nn.Conv2d(channels + extra, widths[0], 1)
         self.stages = nn.ModuleList()
         for i, fan_in in enumerate(widths):
             layers: list[nn.Module] = [ResidualBlock(fan_in, total) for _ in range(blocks_per_stage)]
@@ -88,15 +105,25 @@ class ResNetDiscriminator(nn.Module):
                 layers += [nn.AvgPool2d(2), nn.Conv2d(fan_in, widths[i + 1], 1)]
             self.stages.append(nn.Sequential(*layers))
         self.minibatch_std = MinibatchStd() if minibatch_std else None
-        last = sizes[-1] if sizes else resolution
-        self.to_score = nn.Linear((widths[-1] + int(minibatch_std)) * last * last, 1)
+        self.to_score = nn.Linear(features * last * last, outputs)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def features(self, x: Tensor, y: Tensor | None = None, c: Tensor | None = None) -> Tensor:
+        """The last feature map, (N, C, k, k), that the score (and any condition head) reads."""
+        if self.condition is not None:
+            x = self.condition.join(x, y, c)
         x = self.from_pixels(x)
         for stage in self.stages:
             x = stage(x)
         x = F.leaky_relu(x, 0.2)
-        if self.minibatch_std is not None:
-            x = self.minibatch_std(x)
-        return self.to_score(x.flatten(1)).squeeze(1)
+        return self.minibatch_std(x) if self.minibatch_std is not None else x
+
+    def forward(self, x: Tensor, y: Tensor | None = None, c: Tensor | None = None,
+                classes: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        h = self.features(x, y, c)
+        out = self.to_score(h.flatten(1))
+        out = out.squeeze(1) if self.outputs == 1 else out
+        if self.condition is None:
+            return out
+        out = self.condition.project(out, h.sum(dim=(2, 3)), y, c)
+        return (out, self.condition.classes(h.flatten(1))) if classes else out
 
