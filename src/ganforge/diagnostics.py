@@ -64,6 +64,14 @@ def trend_free_oscillation(values: list[float]) -> bool:
     return abs(slope) * (len(values) - 1) < spread
 
 
+def discriminator_value(record: dict[str, Any], name: str) -> float | None:
+    """D's logged value `name` ('D/name'), or with several D's ('D0/name', 'D1/name', ...) their mean."""
+    if f"D/{name}" in record:
+        return record[f"D/{name}"]
+    values = [v for k, v in record.items() if k.endswith(f"/{name}") and k[0] == "D" and k[1:k.index("/")].isdigit()]
+    return statistics.fmean(values) if values else None
+
+
 class Diagnostics:
     """Watches log records and fixed-noise samples; warns once per episode of each failure."""
 
@@ -90,8 +98,8 @@ class Diagnostics:
                 found["mode_collapse"] = (f"mode collapse: samples from fixed noise are {ratio:.1%} as diverse as "
                                           "real data")
         full = len(self.records) == self.window
-        accuracies = [r["D/accuracy"] for r in self.records if "D/accuracy" in r]
-        confident = [r["D/confident"] for r in self.records if "D/confident" in r]
+        accuracies = [v for v in (discriminator_value(r, "accuracy") for r in self.records) if v is not None]
+        confident = [v for v in (discriminator_value(r, "confident") for r in self.records) if v is not None]
         wins = full and len(confident) == self.window and min(confident) >= PINNED
         if wins:
             found["non_convergence"] = (f"non-convergence: D has been confidently right on >= {PINNED:.0%} of real "

@@ -50,6 +50,8 @@ def resolve(user: Overrides) -> Config:
         merged["model.d_norm"] = family.d_norms[merged["model.arch"]]
     if merged.get("model.g_loss", "auto") == "auto":
         merged["model.g_loss"] = family.g_loss_default
+    if merged.get("model.condition", "auto") == "auto":
+        merged["model.condition"] = family.condition_default
     return from_overrides(merged)
 
 

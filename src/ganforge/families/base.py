@@ -38,6 +38,7 @@ class Phase:
     loss_fn: LossFn                            # returns {"loss": ..., other scalars to log}
     every: int = 1                             # run when (step + 1) % every == 0
     after_step: Callable[[], None] | None = None  # e.g. weight clipping
+    synchronized: bool = True                  # under torchrun: all-reduce the gradients (False: a rank's own net)
 
     def due(self, step: int) -> bool:
         return (step + 1) % self.every == 0
@@ -53,6 +54,9 @@ class Family:
     d_norms: ClassVar[dict[str, str]] = {"dcgan": "batch", "mlp": "none", "resnet": "none"}  # per arch, for "auto"
     g_loss_default: ClassVar[str] = "non-saturating"
     generator_key: ClassVar[str] = "generator"  # the net that samples (and gets an EMA copy)
+    condition_default: ClassVar[str] = "none"  # model.condition when 'auto'
+    batch_multiple: int = 1                     # real batches drawn per step (several D's each take their own)
+    data_shards: int = 0                        # > 0: slice k of the batch comes from shard k of the data
 
     def __init__(self, config: Config, spec: DataSpec) -> None:
         self.config, self.spec = config, spec
@@ -60,6 +64,17 @@ class Family:
 
     def build_nets(self) -> dict[str, nn.Module]:
         raise NotImplementedError
+
+    def configure_ranks(self, rank: int, world_size: int) -> None:
+        """Told the process's place under torchrun before phases() is called; replicas need nothing by default."""
+
+    def sample_parts(self, step: int) -> list[int] | None:
+        """With data_shards: which shards this process reads at `step` (None: all, in order)."""
+        return None
+
+    def owners(self) -> dict[str, int]:
+        """Nets trained by one rank only (name -> rank), to be shared with the others before a checkpoint."""
+        return {}
 
     def phases(self) -> list[Phase]:
         raise NotImplementedError
@@ -74,6 +89,12 @@ class Family:
     def sample_latent(self, n: int, device: torch.device | str, generator: torch.Generator | None = None) -> Tensor:
         model = self.config.model
         return sample_latent(n, model.latent_dim, model.latent_dist, device, generator)
+
+    @property
+    def conditional(self) -> bool:
+        """Whether G takes a condition (y or c) besides z."""
+        condition = self.config.model.condition
+        return (self.condition_default if condition == "auto" else condition) != "none"
 
 
 def make_optimizer(kind: str, params: Any, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from ganforge import losses
-from ganforge.families.adversarial import AdversarialFamily
+from ganforge.families.adversarial import NO_CONDITION, AdversarialFamily, Condition
 
 
 class R3GAN(AdversarialFamily):
@@ -25,7 +25,7 @@ class R3GAN(AdversarialFamily):
     def discriminator_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         return losses.relativistic_discriminator(real, fake)
 
-    def generator_loss(self, fake_scores: Tensor, real: Tensor, step: int,
-                       discriminator: nn.Module | None) -> Tensor:
+    def generator_loss(self, fake_scores: Tensor, real: Tensor, step: int, discriminator: nn.Module | None,
+                       condition: Condition = NO_CONDITION) -> Tensor:
         # Each fake sample is paired with a real one: G's loss needs D's current verdict on real data too.
-        return losses.relativistic_generator(fake_scores, self.score(real, step, discriminator))
+        return losses.relativistic_generator(fake_scores, self.score(real, step, discriminator, condition))

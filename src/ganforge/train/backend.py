@@ -100,6 +100,20 @@ class Backend:
             grad.copy_(flat[offset : offset + grad.numel()].view_as(grad))
             offset += grad.numel()
 
+    def share_owned(self, owners: dict[str, int], nets: dict[str, nn.Module],
+                    optimizers: dict[str, torch.optim.Optimizer]) -> None:
+        """Nets one rank trains alone (MD-GAN's D's): weights and optimiser state from their owner to every rank,
+        so that rank 0's checkpoint holds all of them (object collectives among our own processes)."""
+        if self.world_size == 1 or not owners:
+            return
+        for name, owner in owners.items():
+            payload = [{"net": nets[name].state_dict(), "optimizer": optimizers[name].state_dict()}
+                       if self.rank == owner else None]
+            dist.broadcast_object_list(payload, src=owner)
+            if self.rank != owner and payload[0] is not None:
+                nets[name].load_state_dict(payload[0]["net"])
+                optimizers[name].load_state_dict(payload[0]["optimizer"])
+
     def barrier(self) -> None:
         if self.world_size > 1:
             dist.barrier()

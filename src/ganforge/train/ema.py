@@ -37,12 +37,13 @@ def has_batchnorm(model: nn.Module) -> bool:
 
 
 @torch.no_grad()
-def refresh_batchnorm_(model: nn.Module, latent: Callable[[int], Tensor], batches: int = 8,
+def refresh_batchnorm_(model: nn.Module, inputs: Callable[[int], tuple[Tensor | None, ...]], batches: int = 8,
                        batch_size: int = 64) -> None:
     """Re-estimate BatchNorm statistics for `model`'s own weights ("standing statistics", Brock et al. 2019).
 
     EMA weights paired with the running statistics of the raw G mismatch; averaging batch statistics
-    over a few forward passes of the EMA weights fixes that. `latent(n)` must draw from a private RNG.
+    over a few forward passes of the EMA weights fixes that. `inputs(n)` gives G's arguments (z, or z and a
+    condition) for n samples and must draw from a private RNG.
     """
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not norms:
@@ -53,7 +54,7 @@ def refresh_batchnorm_(model: nn.Module, latent: Callable[[int], Tensor], batche
         m.momentum = None  # cumulative average over the passes below
     model.train()
     for _ in range(batches):
-        model(latent(batch_size))
+        model(*inputs(batch_size))
     for m, momentum in zip(norms, momenta, strict=True):
         m.momentum = momentum
     model.eval()

@@ -26,15 +26,18 @@ from ganforge.train.checkpoint import non_finite
 from ganforge.train.lock import LOCK_NAME, RunLock
 
 ARTEFACTS = ("config.toml", "checkpoints", "samples", "metrics.jsonl", "generator.safetensors", "generator.json",
-             "eval", "best", "history.jsonl")
+             "eval", "best", "history.jsonl", "classifier.safetensors", "classifier.json")
 EXPORT_FORMAT = 1
-EXPORT_SCHEMA = Fields({
-    "format": Choice(EXPORT_FORMAT),
-    "net": Fields({"name": Choice(*NETS), "args": MapOf()}),
-    "latent": Fields({"dim": Int(1), "dist": Choice(*LATENT_DISTRIBUTIONS)}),
-    "data": SPEC_SCHEMA,
-    "step": Int(0),
-})
+EXPORT_SCHEMA = Fields(
+    required={
+        "format": Choice(EXPORT_FORMAT),
+        "net": Fields({"name": Choice(*NETS), "args": MapOf()}),
+        "latent": Fields({"dim": Int(1), "dist": Choice(*LATENT_DISTRIBUTIONS)}),
+        "data": SPEC_SCHEMA,
+        "step": Int(0),
+    },
+    optional={"condition": Fields({"kind": Choice("label", "vector")}, {"num_classes": Int(1), "dim": Int(1)})},
+)
 EXPORT_FIX = "re-export it with 'ganforge resume RUN --train.steps N' (N above the run's step)"
 
 
@@ -117,35 +120,58 @@ class RunDir:
         write_text_atomic(self.history, previous + json.dumps(entry, allow_nan=False) + "\n")
 
 
+def export_net(target: Path, stem: str, net: nn.Module, meta: dict[str, Any]) -> None:
+    """Write STEM.safetensors (weights) then STEM.json (how to rebuild the net, and `meta`) into `target`."""
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in net.state_dict().items()}
+    save_tensors(tensors, target / f"{stem}.safetensors")
+    record = {"format": EXPORT_FORMAT, "net": net_spec(net), **meta}
+    write_text_atomic(target / f"{stem}.json", json.dumps(record, indent=2))
+
+
 def export_generator(run: RunDir, generator: nn.Module, meta: dict[str, Any], folder: Path | None = None) -> None:
     """Write generator.safetensors + generator.json (into the run folder, or `folder`): all `sample` needs."""
-    target = folder or run.root
-    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in generator.state_dict().items()}
-    save_tensors(tensors, target / run.generator_weights.name)
-    record = {"format": EXPORT_FORMAT, "net": net_spec(generator), **meta}
-    write_text_atomic(target / run.generator_meta.name, json.dumps(record, indent=2))
+    export_net(folder or run.root, "generator", generator, meta)
 
 
-def load_generator(run: RunDir) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild the exported generator from its recorded init arguments and weights (no code is loaded)."""
-    if not run.generator_meta.exists() or not run.generator_weights.exists():
-        raise CheckpointError(f"'{run.root}' has no exported generator (generator.json + generator.safetensors); "
-                              "it is written at each checkpoint, so train the run for at least checkpoint_every steps")
+def export_classifier(run: RunDir, classifier: nn.Module, meta: dict[str, Any]) -> None:
+    """Write classifier.safetensors + classifier.json: what `ganforge classify` needs (semi-supervised runs)."""
+    export_net(run.root, "classifier", classifier, meta)
+
+
+def load_net(root: Path, stem: str, what: str) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild an exported net (STEM.json + STEM.safetensors) from its recorded init arguments and weights: no code
+    is loaded, and a damaged or non-finite file is refused in one line."""
+    meta_path, weights = root / f"{stem}.json", root / f"{stem}.safetensors"
     try:
-        meta = json.loads(run.generator_meta.read_text(encoding="utf-8"))
-        tensors = load_tensors(run.generator_weights)
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        tensors = load_tensors(weights)
     except (OSError, ValueError, SafetensorError) as exc:  # JSON and UTF-8 errors are ValueErrors
-        raise CheckpointError(f"exported generator in '{run.root}' is damaged ({exc}); {EXPORT_FIX}") from None
-    validate(meta, EXPORT_SCHEMA, run.generator_meta, EXPORT_FIX)
+        raise CheckpointError(f"exported {what} in '{root}' is damaged ({exc}); {EXPORT_FIX}") from None
+    validate(meta, EXPORT_SCHEMA, meta_path, EXPORT_FIX)
     bad = non_finite(tensors)
     if bad:
-        raise CheckpointError(f"'{run.generator_weights}' holds NaN or infinite weights ({', '.join(bad[:3])}); "
-                              f"its samples would be NaN. {EXPORT_FIX}, or train again")
+        raise CheckpointError(f"'{weights}' holds NaN or infinite weights ({', '.join(bad[:3])}); its outputs would "
+                              f"be NaN. {EXPORT_FIX}, or train again")
     net = rebuild_net(meta["net"])
     try:
         net.load_state_dict(tensors, strict=True)
     except RuntimeError as exc:
-        raise CheckpointError(f"'{run.generator_weights}' does not match '{run.generator_meta}' "
-                              f"({str(exc).splitlines()[0]})") from None
+        raise CheckpointError(f"'{weights}' does not match '{meta_path}' ({str(exc).splitlines()[0]})") from None
     return net.eval().requires_grad_(False), meta
+
+
+def load_generator(run: RunDir) -> tuple[nn.Module, dict[str, Any]]:
+    """The exported generator: all `sample` needs."""
+    if not run.generator_meta.exists() or not run.generator_weights.exists():
+        raise CheckpointError(f"'{run.root}' has no exported generator (generator.json + generator.safetensors); "
+                              "it is written at each checkpoint, so train the run for at least checkpoint_every steps")
+    return load_net(run.root, "generator", "generator")
+
+
+def load_classifier_export(run: RunDir) -> tuple[nn.Module, dict[str, Any]]:
+    """The exported classifier of a semi-supervised run (family sgan)."""
+    if not (run.root / "classifier.json").exists():
+        raise CheckpointError(f"run '{run.root}' has no classifier: only semi-supervised runs (--family sgan) export "
+                              "one; train one with 'ganforge train --family sgan --data.labelled N'")
+    return load_net(run.root, "classifier", "classifier")
 

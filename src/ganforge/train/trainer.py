@@ -16,8 +16,17 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ganforge.conditions import (
+    GRID_COLUMNS,
+    NO_CONDITION,
+    Condition,
+    balanced_labels,
+    call_generator,
+    chunk,
+    grid_labels,
+)
 from ganforge.config import Config
-from ganforge.data import EpochSampler, TensorData
+from ganforge.data import EpochSampler, ShardedSampler, TensorData
 from ganforge.diagnostics import Diagnostics, diversity
 from ganforge.errors import DataError, StorageError, TrainingDiverged, TrainingInterrupted, describe_os_error
 from ganforge.families import Family, StepState, get_family
@@ -27,7 +36,7 @@ from ganforge.train.backend import Backend
 from ganforge.train.checkpoint import list_checkpoints, prune_checkpoints, restore_checkpoint, save_checkpoint
 from ganforge.train.ema import EMA, has_batchnorm, refresh_batchnorm_
 from ganforge.train.logging import MetricsLogger, NonFinite
-from ganforge.train.rundir import RunDir, export_generator
+from ganforge.train.rundir import RunDir, export_classifier, export_generator
 
 GRID_IMAGES = 64
 GPU_DATA_SHARE = 0.25  # data sets smaller than this share of GPU memory live on the GPU
@@ -70,14 +79,17 @@ class Trainer:
         self.config, self.run, self.data, self.evaluator = config, run, data, evaluator
         self.best: dict[str, Any] = {}  # {"key": metric, "value": best value, "step": step}
         self.backend = Backend(train)
-        if len(data) < train.batch_size * self.backend.world_size:
-            raise DataError(f"data source '{data.spec.name}' has {len(data)} samples, fewer than one batch "
-                            f"(train.batch_size = {train.batch_size}); lower --train.batch_size to at most "
-                            f"{len(data) // self.backend.world_size}")
 
         # Same seed on every rank while building nets (identical replicas); then one stream per rank.
         seed_everything(train.seed)
         self.family: Family = get_family(config.model.family)(config, data.spec)
+        self.family.configure_ranks(self.backend.rank, self.backend.world_size)
+        per_step = train.batch_size * self.backend.world_size * self.family.batch_multiple
+        if len(data) < per_step:
+            several = f" x {self.family.batch_multiple} discriminators" if self.family.batch_multiple > 1 else ""
+            raise DataError(f"data source '{data.spec.name}' has {len(data)} samples, fewer than one batch "
+                            f"(train.batch_size = {train.batch_size}{several}); lower --train.batch_size to at "
+                            f"most {len(data) * train.batch_size // per_step}")
         self.nets = {name: self.backend.prepare(net) for name, net in self.family.nets.items()}
         self.optimizers = self.family.optimizers()
         self.base_lrs = {name: [group["lr"] for group in opt.param_groups] for name, opt in self.optimizers.items()}
@@ -87,8 +99,20 @@ class Trainer:
         if self.backend.device.type == "cuda" and data.x.nbytes < GPU_DATA_SHARE * torch.cuda.get_device_properties(
                 self.backend.device).total_memory:
             self.data = data = data.to(self.backend.device)  # on the GPU once: no host copy per step
-        self.sampler = EpochSampler(len(data), train.batch_size, train.seed, self.backend.rank,
-                                    self.backend.world_size, device=data.x.device)
+        self.sampler: EpochSampler | ShardedSampler
+        if self.family.data_shards:
+            self.sampler = ShardedSampler(len(data), train.batch_size, train.seed, self.family.data_shards,
+                                          device=data.x.device)
+        else:
+            self.sampler = EpochSampler(len(data), train.batch_size * self.family.batch_multiple, train.seed,
+                                        self.backend.rank, self.backend.world_size, device=data.x.device)
+        # Semi-supervised data (data.labelled): a second stream of batches from the few labelled samples only.
+        self.labelled_sampler: EpochSampler | None = None
+        if data.spec.labelled and data.y is not None:
+            self.labelled_indices = (data.y >= 0).nonzero().squeeze(1)
+            self.labelled_sampler = EpochSampler(len(self.labelled_indices),
+                                                 min(train.batch_size, len(self.labelled_indices)), train.seed + 7,
+                                                 device=data.x.device)
         if self.backend.world_size > 1:
             seed_everything(train.seed + self.backend.rank)
 
@@ -99,6 +123,8 @@ class Trainer:
                                        self.ema.model if self.ema else None)
             self.step = int(state["step"])
             self.sampler.load_state_dict(state["sampler"])
+            if self.labelled_sampler is not None and "labelled_sampler" in state:
+                self.labelled_sampler.load_state_dict(state["labelled_sampler"])
             if self.ema is not None:
                 self.ema.updates = int(state["ema_updates"])
             self.best = dict(state.get("best", {}))
@@ -113,8 +139,11 @@ class Trainer:
             self.threads = choose_threads(train.threads, convolutional)
         apply_threads(self.threads)
 
-        # Fixed noise for sample grids, from a private RNG so grids never change the training stream.
-        count = GRID_IMAGES if data.spec.kind == "image" else SCATTER_POINTS
+        # Fixed noise (and conditions: a row per class) for sample grids, from a private RNG so grids never change
+        # the training stream.
+        self.fixed_condition = self._grid_condition()
+        count = next((len(t) for t in self.fixed_condition if t is not None),
+                     GRID_IMAGES if data.spec.kind == "image" else SCATTER_POINTS)
         self.fixed_latent = self.family.sample_latent(count, "cpu", torch.Generator().manual_seed(train.seed + 1))
         self._stop_requested = False
         self._refreshed_at = -1
@@ -151,7 +180,13 @@ class Trainer:
 
     def _train_one_step(self, logger: MetricsLogger) -> None:
         # 1. One real batch per iteration (each rank its own slice).
-        batch = self.backend.prepare_batch(self.data.batch(self.sampler.next_indices(), self.backend.device))
+        indices = self.sampler.next_indices(self.family.sample_parts(self.step)) \
+            if isinstance(self.sampler, ShardedSampler) else self.sampler.next_indices()
+        batch = self.data.batch(indices, self.backend.device)
+        if self.labelled_sampler is not None:
+            labelled = self.data.batch(self.labelled_indices[self.labelled_sampler.next_indices()], self.backend.device)
+            batch["x_labelled"], batch["y_labelled"] = labelled["x"], labelled["y"]
+        batch = self.backend.prepare_batch(batch)
         state = StepState(self.step, optimizers=self.optimizers)
         train = self.config.train
         # Set every step (not only when decaying): a resume may have changed the rates as a remedy.
@@ -170,7 +205,8 @@ class Trainer:
             optimizer = self.optimizers[phase.module]
             optimizer.zero_grad(set_to_none=True)
             out["loss"].backward()
-            self.backend.reduce_gradients(self.nets[phase.module])
+            if phase.synchronized:
+                self.backend.reduce_gradients(self.nets[phase.module])
             values = {key: value.detach() for key, value in out.items()}
             values["grad_norm"] = gradient_norm(self.nets[phase.module])
             optimizer.step()
@@ -210,6 +246,8 @@ class Trainer:
             logger.emit(record)
             for diagnosis in found:
                 logger.warning(step, diagnosis.kind, diagnosis.message)
+        if step % train.checkpoint_every == 0 or last:  # every rank: nets one rank trains alone reach rank 0
+            self.backend.share_owned(self.family.owners(), self.nets, self.optimizers)
         if not self.backend.is_main:
             return
         if step % train.sample_every == 0 or last:
@@ -220,11 +258,36 @@ class Trainer:
             self._save(step)
 
     # -- sampling, saving ----------------------------------------------------------------------
+    def _grid_condition(self) -> Condition:
+        """For a conditional G: one grid row per class, or the first data rows' condition vectors."""
+        if not self.family.conditional:
+            return NO_CONDITION
+        spec = self.data.spec
+        if spec.num_classes:
+            if spec.kind == "image":
+                return grid_labels(spec.num_classes), None
+            return balanced_labels(SCATTER_POINTS, spec.num_classes), None
+        assert self.data.c is not None
+        return None, self.data.c[: GRID_IMAGES if spec.kind == "image" else SCATTER_POINTS].cpu()
+
+    def draw_condition(self, n: int, generator: torch.Generator) -> Condition:
+        """Conditions for n samples to score or sample: classes balanced, or condition vectors of random data rows."""
+        if not self.family.conditional:
+            return NO_CONDITION
+        if self.data.spec.num_classes:
+            return balanced_labels(n, self.data.spec.num_classes), None
+        assert self.data.c is not None
+        rows = torch.randint(len(self.data.c), (n,), generator=generator)
+        return None, self.data.c[rows.to(self.data.c.device)].cpu()
+
     @torch.no_grad()
     def _diagnostic_samples(self) -> Tensor:
         """The current (not EMA) G on fixed noise, with its running BatchNorm statistics."""
         self.generator.eval()
-        out = self.generator(self.fixed_latent[:GRID_IMAGES].to(self.backend.device))
+        count = min(GRID_IMAGES, len(self.fixed_latent))
+        device = self.backend.device
+        out = call_generator(self.generator, self.fixed_latent[:count].to(device),
+                             chunk(self.fixed_condition, 0, count, device))
         self.generator.train()
         return self.data.spec.decode(out).cpu()
 
@@ -235,23 +298,32 @@ class Trainer:
         if self._refreshed_at != self.step and has_batchnorm(self.ema.model):
             rng = torch.Generator().manual_seed(self.config.train.seed * 1_000_003 + self.step)
             device = self.backend.device
-            refresh_batchnorm_(self.ema.model, lambda n: self.family.sample_latent(n, device, rng))
+
+            def inputs(n: int) -> tuple[Tensor | None, ...]:
+                z = self.family.sample_latent(n, device, rng)
+                condition = chunk(self.draw_condition(n, rng), 0, n, device)
+                return (z,) if condition[0] is None and condition[1] is None else (z, *condition)
+
+            refresh_batchnorm_(self.ema.model, inputs)
             self._refreshed_at = self.step
         return self.ema.model
 
     @torch.no_grad()
-    def generate(self, latent: Tensor) -> Tensor:
+    def generate(self, latent: Tensor, condition: Condition = NO_CONDITION) -> Tensor:
         net = self.sampling_net()
         was_training = net.training
         net.eval()
-        out = torch.cat([net(chunk.to(self.backend.device)) for chunk in latent.split(256)])
+        device = self.backend.device
+        out = torch.cat([call_generator(net, latent[i : i + 256].to(device), chunk(condition, i, i + 256, device))
+                         for i in range(0, len(latent), 256)])
         net.train(was_training)
         return self.data.spec.decode(out).cpu()
 
     def save_sample_grid(self, path: Path) -> None:
-        samples = self.generate(self.fixed_latent)
+        samples = self.generate(self.fixed_latent, self.fixed_condition)
         if self.data.spec.kind == "image":
-            save_png(image_grid(samples), path)
+            columns = GRID_COLUMNS if self.fixed_condition[0] is not None else None  # a row per class
+            save_png(image_grid(samples, columns=columns), path)
         else:
             reference = self.data.spec.decode(self.data.x[:SCATTER_POINTS])
             save_png(scatter_plot(samples, reference), path)
@@ -262,8 +334,10 @@ class Trainer:
 
         assert self.evaluator is not None
 
-        def generate(n: int, seed: int) -> Tensor:
-            return self.generate(self.family.sample_latent(n, "cpu", torch.Generator().manual_seed(seed)))
+        def generate(n: int, seed: int, labels: Tensor | None = None) -> Tensor:
+            rng = torch.Generator().manual_seed(seed)
+            condition = (labels, None) if labels is not None else self.draw_condition(n, rng)
+            return self.generate(self.family.sample_latent(n, "cpu", rng), condition)
 
         results = self.evaluator(generate, self.config.train.seed + 2)
         logger.emit({"step": self.step, **{f"eval/{k}": v for k, v in results.items()}})
@@ -275,18 +349,27 @@ class Trainer:
                              folder=self.run.best)
 
     def _export_meta(self, step: int) -> dict[str, Any]:
-        model = self.config.model
-        return {"family": model.family, "latent": {"dim": model.latent_dim, "dist": model.latent_dist},
-                "data": self.data.spec.to_dict(), "step": step, "weights": "ema" if self.ema else "raw"}
+        model, spec = self.config.model, self.data.spec
+        meta = {"family": model.family, "latent": {"dim": model.latent_dim, "dist": model.latent_dist},
+                "data": spec.to_dict(), "step": step, "weights": "ema" if self.ema else "raw"}
+        if self.family.conditional:  # what `sample` must be told: a class (by index or name) or a vector
+            meta["condition"] = ({"kind": "label", "num_classes": spec.num_classes} if spec.num_classes
+                                 else {"kind": "vector", "dim": spec.condition_dim})
+        return meta
 
     def _save(self, step: int) -> Path:
         extra: dict[str, Any] = {"sampler": self.sampler.state_dict(), "threads": self.threads,
                                  "ema_updates": self.ema.updates if self.ema else 0, "best": self.best}
+        if self.labelled_sampler is not None:
+            extra["labelled_sampler"] = self.labelled_sampler.state_dict()
         try:
             path = save_checkpoint(self.run.checkpoints, step, self.nets, self.optimizers, extra,
                                    self.ema.model if self.ema else None)
             prune_checkpoints(self.run.checkpoints, self.config.train.keep_checkpoints)
             export_generator(self.run, self.sampling_net(), self._export_meta(step))
+            if getattr(self.family, "exports_classifier", False):  # the semi-supervised D: the run's classifier
+                export_classifier(self.run, self.family.classifier(),  # type: ignore[attr-defined]
+                                  {**self._export_meta(step), **self.family.export_meta()})  # type: ignore[attr-defined]
         except TrainingDiverged as exc:
             raise self._divergence(str(exc)) from None
         except OSError as exc:
