@@ -68,12 +68,19 @@ def build_evaluator(config: Config, data: TensorData) -> Evaluator | None:
     train = config.train
     if train.eval_every == 0:
         return None
-    evaluation = plan(config, data.spec.kind, train.eval_metrics, train.eval_features)
+    classes = conditional_classes(config, data)
+    evaluation = plan(config, data.spec.kind, train.eval_metrics, train.eval_features, classes, in_training=True)
     for text in evaluation.notes:
         note(text)
     device = "cuda" if train.device.startswith("cuda") or (train.device == "auto" and torch.cuda.is_available()) \
         else "cpu"
-    return Evaluator(config, data, evaluation, train.eval_samples, device=device, progress=False)
+    return Evaluator(config, data, evaluation, train.eval_samples, device=device, progress=False,
+                     num_classes=classes)
+
+
+def conditional_classes(config: Config, data: TensorData) -> int:
+    """How many classes the run's generator is conditioned on (0: unconditional or vector-conditioned)."""
+    return data.spec.num_classes if config.model.condition not in ("none", "auto") else 0
 
 
 def interrupted(run_dir: RunDir) -> TrainingInterrupted:

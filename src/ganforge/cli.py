@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
-from ganforge.api import Run, resume_with, save_array, train_resolved
-from ganforge.config import Overrides, coerce, parse_cli_overrides
+import torch
+
+from ganforge.api import Run, conditional_classes, resume_with, save_array, train_resolved
+from ganforge.conditions import GRID_COLUMNS, grid_labels
+from ganforge.config import Overrides, coerce, from_overrides, parse_cli_overrides
 from ganforge.data import BUILTIN, load_data
+from ganforge.data.splits import HELD_OUT_PER_CLASS
 from ganforge.errors import GanforgeError, describe_os_error
 from ganforge.evaluate import ALL_METRICS, PACGAN_SAMPLES, Evaluator, format_table, plan, timed, write_result
 from ganforge.families import FAMILIES
@@ -72,7 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sample = commands.add_parser("sample", help="draw samples from a run's generator", allow_abbrev=False)
     sample.add_argument("run", help="run folder")
-    sample.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
+    sample.add_argument("--n", type=int, default=None,
+                        help="number of samples (default 64; a class-conditional run: 8 per class, a row each)")
+    sample.add_argument("--class", dest="label", default=None,
+                        help="class-conditional runs: the class to draw, by index or name (e.g. 7 or seven)")
     sample.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     sample.add_argument("--out", help="output file (default: <run>/samples/sample-seed<seed>.<format>)")
     sample.add_argument("--format", choices=("png", "npy"), default=None,
@@ -92,6 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     evaluate.add_argument("--device", default="cpu", help="device for G and the feature networks (default cpu)")
     evaluate.add_argument("--threads", default="auto", help="CPU threads: auto (the cores other work leaves free) or N")
+
+    classify = commands.add_parser("classify", help="apply a semi-supervised run's classifier to data: accuracy and "
+                                   "confusion matrix, or predictions", allow_abbrev=False)
+    classify.add_argument("run", help="run folder of a --family sgan run")
+    classify.add_argument("--data", help="data source: built-in name, folder or .npy/.npz (default: the run's own, "
+                          "its test split where it has one)")
+    classify.add_argument("--out", help="write predictions to this CSV file")
 
     commands.add_parser("list", help="families, data sets, recipes and nets")
     return parser
@@ -131,17 +146,25 @@ def command_sample(args: argparse.Namespace, dotted: Overrides) -> int:
     if fmt not in ("png", "npy"):
         raise GanforgeError(f"output '{args.out}' has suffix '.{fmt}'; use a .png or .npy file, or pass --format")
     out = Path(args.out) if args.out else run.dir.samples / f"sample-seed{args.seed}.{fmt}"
-    samples = run.sample(args.n, seed=args.seed, device=args.device)
+    condition = run.condition
+    labels: Any = args.label
+    columns = None
+    if condition is not None and condition["kind"] == "label" and args.label is None and args.n is None:
+        labels = grid_labels(condition["num_classes"]).tolist()  # the default grid: one row per class
+        columns = GRID_COLUMNS
+    n = args.n or (len(labels) if isinstance(labels, list) else 64)
+    samples = run.sample(n, seed=args.seed, device=args.device, labels=labels)
     if args.out and not out.parent.exists():
         out.parent.mkdir(parents=True)
         print(f"created folder {out.parent}")
     if fmt == "npy":
         save_array(samples, out)
     elif run.spec.kind == "image":
-        save_png(image_grid(samples), out)
+        save_png(image_grid(samples, columns=columns), out)
     else:
         save_png(scatter_plot(samples), out)
-    print(f"wrote {args.n} samples to {out}")
+    what = f" of class {run.spec.class_names[run.class_index(args.label)]}" if args.label is not None else ""
+    print(f"wrote {n} samples{what} to {out}")
     return 0
 
 
@@ -152,20 +175,54 @@ def command_eval(args: argparse.Namespace, dotted: Overrides) -> int:
     run = Run(args.run)
     config = run.config
     data = load_data(config.data)
-    evaluation = plan(config, data.spec.kind, args.metrics, args.features)
+    classes = conditional_classes(config, data)
+    evaluation = plan(config, data.spec.kind, args.metrics, args.features, classes)
     for text in evaluation.notes:
         print(f"note: {text}", file=sys.stderr)
     n = args.n or (10_000 if data.spec.kind == "image" else PACGAN_SAMPLES)
     if n < 2:
         raise GanforgeError(f"--n must be at least 2, got {n}")
-    evaluator = Evaluator(config, data, evaluation, n, device=args.device, progress=True)
-    results, seconds = timed(lambda: evaluator(lambda k, s: run.sample(k, seed=s, device=args.device), args.seed))
+    evaluator = Evaluator(config, data, evaluation, n, device=args.device, progress=True, num_classes=classes)
+
+    def generate(count: int, seed: int, labels: Any = None) -> Any:
+        vectors = None
+        if data.c is not None and run.condition is not None and run.condition["kind"] == "vector":
+            rows = torch.randint(len(data.c), (count,), generator=torch.Generator().manual_seed(seed))
+            vectors = data.c[rows]  # the condition vectors of random real samples
+        return run.sample(count, seed=seed, device=args.device, labels=None if labels is None else labels.tolist(),
+                          conditions=vectors)
+
+    results, seconds = timed(lambda: evaluator(generate, args.seed))
     record = {"run": str(run.dir.root), "step": run.step, "seed": args.seed, "wall_time_s": round(seconds, 1),
               "results": results, "protocol": evaluator.protocol()}
     path = run.dir.evals / f"step-{run.step:07d}.json"
     write_result(path, record)
     print(format_table(results))
     print(f"{n} generated samples at step {run.step}; {seconds:.1f} s; written to {path}")
+    return 0
+
+
+def command_classify(args: argparse.Namespace, dotted: Overrides) -> int:
+    from ganforge.apps.classify import classify, confusion_table, write_predictions
+
+    run = Run(args.run)
+    config = run.config
+    source = args.data or config.data.source
+    overrides = {"data.source": source, "data.resolution": config.data.resolution,
+                 "data.channels": config.data.channels, **dotted}
+    if args.data is None and source in HELD_OUT_PER_CLASS:
+        overrides["data.split"] = "test"  # the run's own data set: score the digits it never trained on
+    data = load_data(from_overrides({k: v for k, v in overrides.items() if v is not None}).data)
+    result = classify(run.dir, data)
+    if result.accuracy is not None:
+        print(f"accuracy {result.accuracy:.2%} on {len(data)} samples of '{source}'"
+              + (" (test split)" if overrides.get("data.split") == "test" else ""))
+        print(confusion_table(result))
+    if args.out:
+        write_predictions(result, Path(args.out))
+        print(f"wrote {len(data)} predictions to {args.out}")
+    elif result.accuracy is None:
+        print(f"'{source}' has no labels; pass --out preds.csv to write the predictions")
     return 0
 
 
@@ -188,7 +245,7 @@ def command_list(args: argparse.Namespace, dotted: Overrides) -> int:
 
 
 COMMANDS = {"train": command_train, "resume": command_resume, "sample": command_sample, "eval": command_eval,
-            "list": command_list}
+            "classify": command_classify, "list": command_list}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,10 +17,12 @@ from torch import Tensor
 
 from ganforge.atomic import write_atomic, write_text_atomic
 from ganforge.cache import cache_root
-from ganforge.config import Config
+from ganforge.conditions import balanced_labels
+from ganforge.config import Config, DataConfig
 from ganforge.console import note
-from ganforge.data import TensorData
+from ganforge.data import TensorData, load_data
 from ganforge.errors import ConfigError
+from ganforge.metrics.conditional import gan_train_accuracy, intra_class_fid, label_accuracy
 from ganforge.metrics.features import EXTRACTORS, Extracted, FeatureExtractor, as_uint8, get_extractor
 from ganforge.metrics.fid import fid_from_features
 from ganforge.metrics.inception_score import inception_score_from_probs
@@ -29,13 +31,15 @@ from ganforge.metrics.modes import mode_coverage, stacked_mode_kls
 from ganforge.metrics.prdc import density_coverage, precision_recall
 
 IMAGE_METRICS = ("fid", "kid", "is", "pr", "dc", "classes")
-ALL_METRICS = (*IMAGE_METRICS, "modes")
-LOWER_IS_BETTER = {"fid", "kid", "reverse_kl", "class_kl", "modes_kl", "digit_kl", "dependence_kl"}
+CONDITIONAL_METRICS = ("accuracy", "intra_fid", "gan_train")  # class-conditional runs (metrics/conditional.py)
+ALL_METRICS = (*IMAGE_METRICS, "modes", *CONDITIONAL_METRICS)
+LOWER_IS_BETTER = {"fid", "kid", "reverse_kl", "class_kl", "modes_kl", "digit_kl", "dependence_kl", "intra_fid"}
 DOMAIN_EXTRACTORS = {"mnist": "mnist"}   # data set -> the domain classifier trained on it
 PACGAN_SAMPLES = 2500                    # toy mixtures: samples scored (PacGAN protocol)
 STACKED_SAMPLES = 26_000                 # stacked MNIST: samples scored (PacGAN protocol)
 
-Generate = Callable[[int, int], Tensor]  # (n, seed) -> decoded samples (images in [0, 1] or points)
+# (n, seed, labels or None) -> decoded samples (images in [0, 1] or points); labels only for class-conditional runs
+Generate = Callable[[int, int, Tensor | None], Tensor]
 
 
 @dataclass
@@ -65,8 +69,13 @@ def inception_available() -> bool:
     return True
 
 
-def plan(config: Config, kind: str, metrics: str = "auto", features: str = "auto") -> EvalPlan:
-    """Default metrics and extractors for the run's kind of data; explicit choices are checked."""
+def plan(config: Config, kind: str, metrics: str = "auto", features: str = "auto", num_classes: int = 0,
+         in_training: bool = False) -> EvalPlan:
+    """Default metrics and extractors for the run's kind of data; explicit choices are checked.
+
+    `num_classes` > 0 marks a class-conditional run: auto adds label accuracy and intra-class FID (and GAN-train,
+    which trains a classifier, outside training).
+    """
     source = config.data.source
     notes: list[str] = []
     if metrics == "auto":
@@ -75,8 +84,19 @@ def plan(config: Config, kind: str, metrics: str = "auto", features: str = "auto
             chosen.append("modes")
         if source in DOMAIN_EXTRACTORS:
             chosen.append("classes")
+        if num_classes and kind == "image":
+            chosen.append("intra_fid")
+            if source in DOMAIN_EXTRACTORS:
+                chosen += ["accuracy"] + ([] if in_training else ["gan_train"])
     else:
         chosen = parse_list(metrics, ALL_METRICS, "metric")
+    wanted_conditional = sorted(set(chosen) & set(CONDITIONAL_METRICS))
+    if wanted_conditional and not num_classes:
+        raise ConfigError(f"metrics {', '.join(wanted_conditional)} score a class-conditional generator; this run's "
+                          "generator takes no class (train one with --family cgan or --model.condition)")
+    if {"accuracy", "gan_train"} & set(chosen) and source not in DOMAIN_EXTRACTORS:
+        raise ConfigError(f"label accuracy and GAN-train need a classifier of '{source}'s classes; ganforge has "
+                          f"one for {', '.join(DOMAIN_EXTRACTORS)}: use --metrics intra_fid for other data")
     if kind == "vector" and set(chosen) - {"modes"}:
         raise ConfigError(f"metrics {', '.join(sorted(set(chosen) - {'modes'}))} need image data; for 2-D mixtures "
                           "use --metrics modes")
@@ -88,7 +108,7 @@ def plan(config: Config, kind: str, metrics: str = "auto", features: str = "auto
         if kind == "vector":
             raise ConfigError(f"--features {features} applies to image metrics; '{source}' holds vectors, scored by "
                               "mode coverage (leave --features out)")
-    if kind == "image" and set(chosen) & set(IMAGE_METRICS):
+    if kind == "image" and set(chosen) & {*IMAGE_METRICS, *CONDITIONAL_METRICS}:
         if features == "auto":
             if inception_available():
                 extractors.append("inception")
@@ -166,51 +186,95 @@ def stacked_modes(images: Tensor, device: str) -> dict[str, float]:
 
 
 class Evaluator:
-    """Scores a generator against the run's real data; real features are cached across calls."""
+    """Scores a generator against the run's real data; real features are cached across calls.
+
+    `num_classes` > 0: the generator is class-conditional; samples are drawn balanced over the classes
+    (sample i asks for class i mod K), which the class-conditional metrics compare with what comes out.
+    """
 
     def __init__(self, config: Config, data: TensorData, plan: EvalPlan, n: int, device: str = "cpu",
-                 progress: bool = False) -> None:
+                 progress: bool = False, num_classes: int = 0) -> None:
         self.config, self.data, self.plan, self.n = config, data, plan, n
-        self.device, self.progress = device, progress
+        self.device, self.progress, self.num_classes = device, progress, num_classes
         self.extractors = {name: get_extractor(name, device=device) for name in plan.extractors}
         self._real: dict[str, Extracted] = {}
 
-    def real_images(self) -> Tensor:
+    def _real_order(self) -> Tensor:
         count = min(self.n, len(self.data))
-        order = torch.randperm(len(self.data), generator=torch.Generator().manual_seed(0))[:count]
-        return self.data.x[order.sort().values]
+        return torch.randperm(len(self.data), generator=torch.Generator().manual_seed(0))[:count].sort().values
+
+    def real_images(self) -> Tensor:
+        return self.data.x[self._real_order().to(self.data.x.device)].cpu()
+
+    def real_labels(self) -> Tensor | None:
+        return None if self.data.y is None else self.data.y[self._real_order().to(self.data.y.device)].cpu()
 
     def real_split(self) -> str:
         count = min(self.n, len(self.data))
         which = "all" if count == len(self.data) else f"a fixed random {count} (seed 0) of the"
         return f"{which} {len(self.data)} training samples of '{self.config.data.source}'"
 
+    def _labels(self, n: int) -> Tensor | None:
+        return balanced_labels(n, self.num_classes) if self.num_classes else None
+
     def __call__(self, generate: Generate, seed: int = 0) -> dict[str, Any]:
         """Metrics as {"<extractor>/<metric>": value, "modes/<metric>": value}."""
         results: dict[str, Any] = {}
         spec = self.data.spec
         if "modes" in self.plan.metrics and spec.kind == "vector":
-            samples = generate(PACGAN_SAMPLES, seed)
+            samples = generate(PACGAN_SAMPLES, seed, self._labels(PACGAN_SAMPLES))
             score = mode_coverage(samples, torch.tensor(spec.modes), spec.mode_std)
             results.update({f"modes/{k}": v for k, v in score.as_dict().items()})
         if spec.kind != "image":
             return results
         count = STACKED_SAMPLES if "modes" in self.plan.metrics else 0
-        fake_images = self._generate_uint8(generate, max(self.n, count), seed)
+        labels = self._labels(max(self.n, count))
+        fake_images = self._generate_uint8(generate, max(self.n, count), seed, labels)
         if "modes" in self.plan.metrics:
             results.update({f"modes/{k}": v for k, v in stacked_modes(fake_images[:count], self.device).items()})
-        fake_images = fake_images[: self.n]
-        image_wanted = [m for m in self.plan.metrics if m in IMAGE_METRICS]
+        fake_images, labels = fake_images[: self.n], None if labels is None else labels[: self.n]
+        image_wanted = [m for m in self.plan.metrics if m in (*IMAGE_METRICS, "accuracy", "intra_fid")]
         for name, extractor in self.extractors.items() if image_wanted else ():
             if name not in self._real:
                 self._real[name] = cached_features(extractor, self.real_images(), self.real_split(), self.progress)
             fake = extractor.extract(fake_images, progress=self.progress)
             results.update({f"{name}/{k}": v for k, v in image_metrics(image_wanted, self._real[name], fake).items()})
+            if labels is not None:
+                results.update({f"{name}/{k}": v for k, v in self._conditional(name, fake, labels).items()})
+        if "gan_train" in self.plan.metrics:
+            results[f"{DOMAIN_EXTRACTORS[self.config.data.source]}/gan_train"] = self._gan_train(generate, seed)
         return results
 
+    def _conditional(self, name: str, fake: Extracted, labels: Tensor) -> dict[str, float]:
+        """Label accuracy (GAN-test) where the features come with class probabilities; intra-class FID."""
+        out: dict[str, float] = {}
+        if "accuracy" in self.plan.metrics and fake.probabilities is not None:
+            out["label_accuracy"] = label_accuracy(fake.probabilities, labels)
+        real_labels = self.real_labels()
+        if "intra_fid" in self.plan.metrics and real_labels is not None:
+            mean, per_class = intra_class_fid(self._real[name].features, real_labels, fake.features, labels,
+                                              self.num_classes)
+            out["intra_fid"] = mean
+            out.update({f"class_fid_{k}": value for k, value in enumerate(per_class)})
+        return out
+
+    def _gan_train(self, generate: Generate, seed: int) -> float:
+        """GAN-train: a classifier trained on as many generated digits as the real training split holds (balanced
+        over the classes), tested on the real held-out split."""
+        source = self.config.data.source
+        train = load_data(DataConfig(source=source, split="train"))
+        test = load_data(DataConfig(source=source, split="test"))
+        assert test.y is not None
+        labels = balanced_labels(len(train), self.num_classes)
+        images = self._generate_uint8(generate, len(train), seed + 10**6, labels)
+        return gan_train_accuracy(images, labels, test.x, test.y, source=source, seed=seed)
+
     @staticmethod
-    def _generate_uint8(generate: Generate, n: int, seed: int, chunk: int = 1000) -> Tensor:
-        return torch.cat([as_uint8(generate(min(chunk, n - start), seed + start)) for start in range(0, n, chunk)])
+    def _generate_uint8(generate: Generate, n: int, seed: int, labels: Tensor | None = None,
+                        chunk: int = 1000) -> Tensor:
+        return torch.cat([as_uint8(generate(min(chunk, n - start), seed + start,
+                                            None if labels is None else labels[start : start + chunk]))
+                          for start in range(0, n, chunk)])
 
     def protocol(self) -> dict[str, Any]:
         spec = self.data.spec
@@ -223,6 +287,15 @@ class Evaluator:
             out["is"] = "10 splits; needs class probabilities (domain classifiers; the shipped Inception has no head)"
         if "pr" in self.plan.metrics or "dc" in self.plan.metrics:
             out["prdc"] = "precision/recall k=3 (Kynkaanniemi et al. 2019), density/coverage k=5 (Naeem et al. 2020)"
+        if self.num_classes:
+            out["conditional"] = (f"sample i asks for class i mod {self.num_classes}; label accuracy (= GAN-test, "
+                                  "Shmelkov et al. 2018): the domain classifier names the asked-for class; "
+                                  "intra-class FID: per class, that class's real features against its samples' "
+                                  "(Miyato & Koyama 2018), and the mean over classes")
+            if "gan_train" in self.plan.metrics:
+                out["gan_train"] = ("ganforge's digit classifier recipe trained on as many generated digits as the "
+                                    "real train split holds (balanced over classes), tested on the real held-out "
+                                    "split (data.split test)")
         if "modes" in self.plan.metrics:
             out["modes"] = (f"PacGAN: {PACGAN_SAMPLES} samples, within 3 std ({spec.mode_std}) of the nearest mode"
                             if spec.kind == "vector" else

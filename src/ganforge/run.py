@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from ganforge.conditions import Condition, balanced_labels, call_generator, chunk
 from ganforge.config import Config
 from ganforge.data.spec import DataSpec
 from ganforge.errors import CheckpointError, ConfigError
@@ -47,16 +49,79 @@ class Run:
             self._generator, self._meta = load_generator(self.dir)
         return self._generator
 
+    @property
+    def condition(self) -> dict[str, Any] | None:
+        """What the generator must be told besides z: {"kind": "label", "num_classes": K} or {"kind": "vector",
+        "dim": D}; None for an unconditional run."""
+        self._load()
+        return self._meta.get("condition")
+
+    def class_index(self, label: int | str) -> int:
+        """A class by name (as the data names them, e.g. 'seven') or by index; one-line errors otherwise."""
+        spec = self.spec
+        if isinstance(label, str):
+            if label in spec.class_names:
+                return spec.class_names.index(label)
+            if not label.lstrip("-").isdigit():
+                raise ConfigError(f"unknown class '{label}' for run '{self.dir.root}'; its classes are "
+                                  f"{_names(spec.class_names)} (or indices 0 to {spec.num_classes - 1})")
+            label = int(label)
+        if not 0 <= label < spec.num_classes:
+            raise ConfigError(f"class {label} is out of range for run '{self.dir.root}', which has {spec.num_classes} "
+                              f"classes: use 0 to {spec.num_classes - 1} or a name ({_names(spec.class_names)})")
+        return label
+
+    def _labels(self, n: int, labels: int | str | Sequence[int | str] | None) -> Tensor | None:
+        condition = self.condition
+        if condition is None:
+            if labels is not None:
+                raise ConfigError(f"run '{self.dir.root}' is unconditional: its generator takes no class; leave out "
+                                  "--class / labels, or train with a conditional family (e.g. --family cgan)")
+            return None
+        if condition["kind"] != "label":
+            if labels is None:
+                return None
+            raise ConfigError(f"run '{self.dir.root}' is conditioned on {condition['dim']}-D vectors, not classes; "
+                              "pass conditions= (an (n, D) array)")
+        if labels is None:
+            return balanced_labels(n, condition["num_classes"])
+        if isinstance(labels, (int, str)):
+            labels = [labels] * n
+        if len(labels) != n:
+            raise ConfigError(f"got {len(labels)} labels for {n} samples; pass one label per sample, or one for all")
+        return torch.tensor([self.class_index(label) for label in labels])
+
+    def _vectors(self, n: int, conditions: Tensor | None) -> Tensor | None:
+        condition = self.condition
+        if condition is None or condition["kind"] != "vector":
+            if conditions is not None:
+                raise ConfigError(f"run '{self.dir.root}' takes no condition vectors; leave out conditions=")
+            return None
+        if conditions is None:
+            raise ConfigError(f"run '{self.dir.root}' is conditioned on {condition['dim']}-D vectors: pass "
+                              f"conditions= with one vector per sample, shaped ({n}, {condition['dim']})")
+        conditions = torch.as_tensor(conditions, dtype=torch.float32)
+        if conditions.shape != (n, condition["dim"]):
+            raise ConfigError(f"conditions have shape {tuple(conditions.shape)}; expected ({n}, {condition['dim']})")
+        return conditions
+
     @torch.no_grad()
-    def sample(self, n: int, seed: int = 0, device: str = "cpu", raw: bool = False) -> Tensor:
-        """n samples in data units (images in [0, 1], shape (n, C, H, W)); `raw` keeps G's own range."""
+    def sample(self, n: int, seed: int = 0, device: str = "cpu", raw: bool = False,
+               labels: int | str | Sequence[int | str] | None = None, conditions: Tensor | None = None) -> Tensor:
+        """n samples in data units (images in [0, 1], shape (n, C, H, W)); `raw` keeps G's own range.
+
+        A class-conditional run takes `labels` (one per sample, or one for all; indices or class names; default:
+        every class in turn); a vector-conditioned run takes `conditions`, shaped (n, D).
+        """
         if n < 1:
             raise ConfigError(f"number of samples must be at least 1, got {n}")
         device = str(resolve_device(device, option="--device"))
         net = self._load().to(device)
+        condition: Condition = (self._labels(n, labels), self._vectors(n, conditions))
         latent = self._meta["latent"]
         z = sample_latent(n, latent["dim"], latent["dist"], device, torch.Generator().manual_seed(seed))
-        out = torch.cat([net(chunk) for chunk in z.split(256)])
+        out = torch.cat([call_generator(net, z[i : i + 256], chunk(condition, i, i + 256, device))
+                         for i in range(0, n, 256)])
         return out.cpu() if raw else self.spec.decode(out).cpu()
 
     def metrics(self) -> list[dict[str, Any]]:
@@ -65,3 +130,7 @@ class Run:
 
     def __repr__(self) -> str:
         return f"Run('{self.dir.root}')"
+
+
+def _names(names: tuple[str, ...], shown: int = 12) -> str:
+    return ", ".join(names[:shown]) + (f" ... ({len(names)} in all)" if len(names) > shown else "")

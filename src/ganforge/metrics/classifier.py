@@ -29,12 +29,13 @@ from torch import Tensor, nn
 from ganforge import console
 from ganforge.atomic import write_atomic, write_text_atomic
 from ganforge.cache import cache_root
+from ganforge.data.splits import stratified_split
 from ganforge.errors import GanforgeError
 from ganforge.metrics.features import Extracted, FeatureExtractor, as_uint8, check_images
 
-__all__ = ["MIN_ACCURACY", "ClassifierRecipe", "DigitClassifier", "MNISTFeatures", "cache_folder", "load_classifier",
-           "random_affine", "stacked_mnist_modes", "stacked_mnist_probabilities", "stratified_split",
-           "train_classifier"]
+__all__ = ["MIN_ACCURACY", "ClassifierRecipe", "DigitClassifier", "MNISTFeatures", "cache_folder", "fit_classifier",
+           "held_out_accuracy", "load_classifier", "random_affine", "stacked_mnist_modes",
+           "stacked_mnist_probabilities", "stratified_split", "train_classifier"]
 
 MIN_ACCURACY = 0.98
 RECIPE_VERSION = 1  # bump when the training code changes what a recipe produces, so old caches are not reused
@@ -93,22 +94,6 @@ class DigitClassifier(nn.Module):
         return self.head(self.dropout(self.features(x)))
 
 
-def stratified_split(labels: Tensor, held_out_per_class: int, seed: int) -> tuple[Tensor, Tensor]:
-    """Indices (train, held_out): the first `held_out_per_class` of each class in a seeded permutation."""
-    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
-    held: list[Tensor] = []
-    for cls in labels.unique():
-        members = order[labels[order] == cls]
-        if len(members) <= held_out_per_class:
-            raise GanforgeError(f"class {int(cls)} has only {len(members)} samples; cannot hold out "
-                                f"{held_out_per_class} and still train")
-        held.append(members[:held_out_per_class])
-    held_out = torch.cat(held).sort().values
-    mask = torch.ones(len(labels), dtype=torch.bool)
-    mask[held_out] = False
-    return mask.nonzero().squeeze(1), held_out
-
-
 def random_affine(x: Tensor, generator: torch.Generator, max_shift: float, max_rotation: float,
                   max_scale: float) -> Tensor:
     """Each image shifted (pixels), rotated (degrees) and scaled uniformly at random, filling with 0 (background)."""
@@ -136,7 +121,8 @@ def one_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-def _accuracy(net: DigitClassifier, x: Tensor, y: Tensor) -> float:
+def held_out_accuracy(net: DigitClassifier, x: Tensor, y: Tensor) -> float:
+    """Share of (x, y) the net classifies right (eval mode, batches of 500)."""
     net.eval()
     with torch.inference_mode():
         predicted = torch.cat([net(x[i:i + 500]).argmax(1) for i in range(0, len(x), 500)])
@@ -159,8 +145,15 @@ def train_classifier(recipe: ClassifierRecipe | None = None, progress: bool = Fa
     with torch.random.fork_rng(devices=[]), one_thread():
         torch.manual_seed(recipe.seed)
         net = DigitClassifier(x.shape[1], x.shape[-1], data.spec.num_classes, recipe.width, recipe.feature_dim)
-        _fit(net, x[train_idx], y[train_idx], recipe, generator, progress)
-        return net.eval(), _accuracy(net, x[held_idx], y[held_idx])
+        fit_classifier(net, x[train_idx], y[train_idx], recipe, generator, progress)
+        return net.eval(), held_out_accuracy(net, x[held_idx], y[held_idx])
+
+
+def fit_classifier(net: DigitClassifier, x: Tensor, y: Tensor, recipe: ClassifierRecipe, generator: torch.Generator,
+                   progress: bool = False) -> None:
+    """Train `net` on images in [0, 1] with the recipe's augmentation and one-cycle schedule (one CPU thread)."""
+    with one_thread():
+        _fit(net, x, y, recipe, generator, progress)
 
 
 def _fit(net: DigitClassifier, x: Tensor, y: Tensor, recipe: ClassifierRecipe, generator: torch.Generator,
