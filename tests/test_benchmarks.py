@@ -116,7 +116,10 @@ def test_mode_collapse_every_stacked_row_builds_its_nets() -> None:
     for row in module.STACKED_ROWS:
         config = resolve(module.recipe_for("stacked-mnist", row, 100, 0))
         nets = FAMILIES[config.model.family](config, spec).build_nets()
-        assert nets["discriminator"](torch.zeros(2, 3 * config.model.pack, 28, 28)).shape == (2,), row
+        discriminators = [net for name, net in nets.items() if name.startswith("discriminator")]
+        assert len(discriminators) == config.model.discriminators, row
+        for discriminator in discriminators:
+            assert discriminator(torch.zeros(2, 3 * config.model.pack, 28, 28)).shape == (2,), row
     shallower = module.recipe_for("stacked-mnist", "recommended, D to 7 px (d_min_px 8)", 100, 0)
     assert shallower["model.d_min_px"] == 8 and shallower["model.family"] == "r3gan"
     assert module.recipe_for("stacked-mnist", "recommended", 100, 0)["model.d_min_px"] == 4

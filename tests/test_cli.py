@@ -118,4 +118,4 @@ def test_console_script_prints_no_traceback(tmp_path: Path) -> None:
                             capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip() == ("error: unknown family 'nope'; valid families: vanilla, dcgan, wgan, wgan-gp, "
-                                     "sngan, r3gan")
+                                     "sngan, r3gan, cgan, acgan, sgan")

@@ -28,7 +28,7 @@ def test_ema_follows_the_formula_with_warmup() -> None:
 def test_refreshed_batchnorm_matches_the_statistics_of_its_inputs() -> None:
     model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
     generator = torch.Generator().manual_seed(0)
-    refresh_batchnorm_(model, lambda n: torch.randn(n, 3, generator=generator) * 3 + 5, batches=4, batch_size=500)
+    refresh_batchnorm_(model, lambda n: (torch.randn(n, 3, generator=generator) * 3 + 5,), batches=4, batch_size=500)
     check = torch.Generator().manual_seed(0)
     inputs = torch.cat([torch.randn(500, 3, generator=check) * 3 + 5 for _ in range(4)])
     with torch.no_grad():

@@ -72,7 +72,7 @@ def test_real_features_are_computed_once(monkeypatch: pytest.MonkeyPatch, tmp_pa
         return original(images, **kwargs)
 
     monkeypatch.setattr(extractor, "extract", counting)
-    generate = lambda n, seed: data.spec.decode(data.batch(torch.arange(n), torch.device("cpu"))["x"])  # noqa: E731
+    generate = lambda n, seed, labels: data.spec.decode(data.batch(torch.arange(n), torch.device("cpu"))["x"])  # noqa: E731
     first = evaluator(generate)
     second = Evaluator(config, data, evaluator.plan, n=40)
     monkeypatch.setattr(second.extractors["mnist"], "extract", counting)
