@@ -63,10 +63,10 @@ TOY_ROWS: dict[str, dict[str, Any]] = {
     "recommended with plain loss + R1": {**RECOMMENDED["vector"], "model.family": "vanilla", "train.r2_gamma": 0.0},
     # Several discriminators (model.discriminators K), each with its own init, optimiser and mini-batch; G
     # against their mean (GMAN), their softmax-weighted mean, or (MD-GAN) each D on its own shard of the data.
-    "GAN, 2 D's (mean)": {"model.discriminators": 2},
-    "GAN, 3 D's (mean)": {"model.discriminators": 3},
-    "GAN, 3 D's (softmax)": {"model.discriminators": 3, "model.d_combine": "softmax"},
-    "GAN, 3 D's (MD-GAN shards)": {"model.discriminators": 3, "model.d_data": "shards"},
+    "GAN + 2 D's (mean)": {"model.discriminators": 2},
+    "GAN + 3 D's (mean)": {"model.discriminators": 3},
+    "GAN + 3 D's (softmax)": {"model.discriminators": 3, "model.d_combine": "softmax"},
+    "GAN + 3 D's (MD-GAN shards)": {"model.discriminators": 3, "model.d_data": "shards"},
 }
 STACKED_BASE: dict[str, Any] = {"model.family": "dcgan", "data.source": "stacked-mnist", "train.batch_size": 64}
 STACKED_ROWS: dict[str, dict[str, Any]] = {
@@ -80,8 +80,8 @@ STACKED_ROWS: dict[str, dict[str, Any]] = {
     "recommended + LR decay (last quarter)": "recommended, decayed",  # type: ignore[dict-item]
     # The recipe before D's third halving (its D stops at 7 px instead of 3): KL 0.059 at 80,000 steps.
     "recommended, D to 7 px (d_min_px 8)": "recommended, D to 7 px",  # type: ignore[dict-item]
-    "DCGAN, 2 D's (mean)": {"model.discriminators": 2},
-    "DCGAN, 3 D's (mean)": {"model.discriminators": 3},
+    "DCGAN + 2 D's (mean)": {"model.discriminators": 2},
+    "DCGAN + 3 D's (mean)": {"model.discriminators": 3},
 }
 
 PUBLISHED = {  # PacGAN (Lin et al. 2018), Tables 1 and 3: modes, % high quality, reverse KL

@@ -64,7 +64,19 @@ def test_auto_gives_mlp_runs_one_thread() -> None:
 
 
 @multi_core
-def test_auto_gives_conv_runs_the_cores_other_processes_leave_free() -> None:
+@pytest.mark.parametrize(("setting", "expected"), [("1", 1), (str(CORES + 4), CORES), ("", CORES), ("x", CORES)])
+def test_auto_stays_within_omp_num_threads(setting: str, expected: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Processes started side by side with OMP_NUM_THREADS=1 stay one-thread (a conv run would otherwise take
+    every core it saw idle in its first 50 ms, and two such runs oversubscribe the machine)."""
+    monkeypatch.setenv("OMP_NUM_THREADS", setting)
+    monkeypatch.setattr("ganforge.threads.other_processes_load", lambda cores: 0.0)
+    assert choose_threads("auto", convolutional=True) == expected
+    assert choose_threads(1, convolutional=True) == 1
+
+
+@multi_core
+def test_auto_gives_conv_runs_the_cores_other_processes_leave_free(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     if other_processes_load(CORES) is None:
         pytest.skip("/proc/stat does not describe this process's cores (a container on a bigger host)")
     assert choose_threads("auto", convolutional=True) == CORES

@@ -210,7 +210,7 @@ def command_classify(args: argparse.Namespace, dotted: Overrides) -> int:
     source = args.data or config.data.source
     overrides = {"data.source": source, "data.resolution": config.data.resolution,
                  "data.channels": config.data.channels, **dotted}
-    if args.data is None and source in HELD_OUT_PER_CLASS:
+    if source == config.data.source and source in HELD_OUT_PER_CLASS and "data.split" not in dotted:
         overrides["data.split"] = "test"  # the run's own data set: score the digits it never trained on
     data = load_data(from_overrides({k: v for k, v in overrides.items() if v is not None}).data)
     result = classify(run.dir, data)

@@ -9,7 +9,8 @@ Measured on a 2-core machine (BENCHMARKS.md, "Under load"):
 So `auto` gives MLP-only runs one thread, and conv runs the cores that other processes leave free at the
 start (read from /proc/stat over 50 ms). The count is fixed for the run and recorded: results can differ in
 their last bits between thread counts (tiny conv nets and R3GAN's ResNets do), so a resume reuses the count
-its checkpoint was trained with, and runs stay bit-exact. `--train.threads N` pins the count.
+its checkpoint was trained with, and runs stay bit-exact. `--train.threads N` pins the count; `auto` never
+exceeds OMP_NUM_THREADS where that is set (one-thread processes side by side stay one-thread).
 """
 
 from __future__ import annotations
@@ -78,12 +79,26 @@ def other_processes_load(cores: int, seconds: float = FIRST_LOOK_SECONDS) -> flo
     return max(0.0, (busy - own) / wall)
 
 
+def environment_cap() -> int | None:
+    """OMP_NUM_THREADS when it is set to a positive number: the user (or a benchmark running processes side by
+    side) has said how many threads a process may use, and `auto` stays within it."""
+    try:
+        value = int(os.environ.get("OMP_NUM_THREADS", ""))
+    except ValueError:
+        return None
+    return value if value >= 1 else None
+
+
 def choose_threads(setting: int | str, convolutional: bool, cores: int | None = None) -> int:
-    """The count for a run: a fixed setting as given; auto by the rules in this module's docstring."""
+    """The count for a run: a fixed setting as given; auto by the rules in this module's docstring, never above
+    OMP_NUM_THREADS when that is set."""
     cores = cores or usable_cores()
     fixed = parse_threads(setting, cores)
     if fixed is not None:
         return fixed
+    cap = environment_cap()
+    if cap is not None:
+        cores = min(cores, cap)
     if not convolutional or cores == 1:
         return 1
     others = other_processes_load(cores)
