@@ -97,8 +97,8 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    """image (+ condition maps) -> [Conv(4, 2, 1) + norm + LeakyReLU(0.2)] * k -> Conv over the last map ->
-    `outputs` logits (one: a plain score; several: a classifier, as the semi-supervised D)."""
+    """image -> [Conv(4, 2, 1) + norm + LeakyReLU(0.2)] * k (a concat condition's maps join after the first)
+    -> Conv over the last map -> `outputs` logits (one: a plain score; several: a classifier, as SGAN's D)."""
 
     def __init__(self, resolution: int, channels: int, width: int = 64, norm: str = "batch",
                  minibatch_std: bool = False, layers: int = 0, min_px: int = 8, condition: str = "none",
@@ -112,24 +112,30 @@ class DCGANDiscriminator(nn.Module):
                                                 features * sizes[-1] ** 2) if condition != "none" else None
         bias = norm != "batch"
         blocks: list[nn.Module] = []
-        fan_in = channels + (self.condition.input_width if self.condition is not None else 0)
+        joined = self.condition.input_width if self.condition is not None else 0  # concat: after block 0
+        fan_in = channels
         for i, fan_out in enumerate(widths):
-            blocks.append(maybe_spectral(nn.Conv2d(fan_in, fan_out, 4, 2, 1, bias=bias), norm))
+            blocks.append(maybe_spectral(nn.Conv2d(fan_in + (joined if i == 1 else 0), fan_out, 4, 2, 1,
+                                                   bias=bias), norm))
             if i > 0:
                 blocks.append(feature_norm(norm, fan_out, conv=True))
             blocks.append(nn.LeakyReLU(0.2, inplace=True))
             fan_in = fan_out
         if minibatch_std:
             blocks.append(MinibatchStd())
-        blocks.append(maybe_spectral(nn.Conv2d(fan_in + int(minibatch_std), outputs, sizes[-1], 1, 0, bias=bias),
-                                     norm))
+        last_fan_in = fan_in + int(minibatch_std) + (joined if len(widths) == 1 else 0)
+        blocks.append(maybe_spectral(nn.Conv2d(last_fan_in, outputs, sizes[-1], 1, 0, bias=bias), norm))
         self.main = nn.Sequential(*blocks)
 
+    JOIN_AT = 2  # the condition's maps join after the first block (conv + LeakyReLU)
+
     def features(self, x: Tensor, y: Tensor | None = None, c: Tensor | None = None) -> Tensor:
-        """The last feature map, (N, C, k, k), that the score (and any condition head) reads."""
-        if self.condition is not None:
-            x = self.condition.join(x, y, c)
-        return self.main[:-1](x)
+        """The last feature map, (N, C, k, k), that the score (and any condition head) reads. A concat condition
+        joins the first block's maps, as Mirza & Osindero's D gives x and y first layers of their own."""
+        if self.condition is None:
+            return self.main[:-1](x)
+        h = self.condition.join(self.main[: self.JOIN_AT](x), y, c)
+        return self.main[self.JOIN_AT : -1](h)
 
     def forward(self, x: Tensor, y: Tensor | None = None, c: Tensor | None = None,
                 classes: bool = False) -> Tensor | tuple[Tensor, Tensor]:
