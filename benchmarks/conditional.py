@@ -10,6 +10,7 @@ KL of the predicted-class histogram to the real one. The unconditional rows have
 
     python benchmarks/conditional.py                                  # every recipe below
     python benchmarks/conditional.py --recipes "cgan (concat)" --seeds 2
+    python benchmarks/conditional.py --probe-reference --recipes A,B  # reference time from probes (split runs)
     python benchmarks/conditional.py --quick                          # a smoke test
 """
 
@@ -56,6 +57,13 @@ def score(run: ganforge.Run, n: int) -> dict[str, float]:
         "class_")} | {"class_kl": results["mnist/class_kl"]}
 
 
+def cpu_per_step(recipe: dict[str, Any], most: int, root: Path) -> float:
+    """CPU seconds per step: the difference of two probes (setup cancels out)."""
+    short, long = (min(p, most) for p in PROBE_STEPS)
+    (_, short_cpu), (_, long_cpu) = (train_timed(recipe, p, root / "probe") for p in (short, long))
+    return (long_cpu - short_cpu) / (long - short) if long > short else long_cpu / long
+
+
 def row(name: str, seed: int, steps: int, seconds: float, scores: dict[str, float]) -> str:
     def cell(key: str, form: str) -> str:
         return format(scores[key], form) if key in scores else "-"
@@ -72,6 +80,9 @@ def main() -> None:
     parser.add_argument("--no-reference", action="store_true",
                         help="skip training the reference: use --budget CPU seconds instead")
     parser.add_argument("--budget", type=float, default=0.0, help="CPU seconds per recipe with --no-reference")
+    parser.add_argument("--probe-reference", action="store_true",
+                        help="estimate the reference's CPU time from two short probes instead of training it (its "
+                             "steps x its CPU per step; for recipes split over processes on a noisy machine)")
     parser.add_argument("--quick", action="store_true", help="20 reference steps, 500 samples, one recipe")
     args = parser.parse_args()
     reference_steps = 20 if args.quick else int(REFERENCE.get("train.steps", 5000))
@@ -85,14 +96,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         budget = args.budget
-        if not args.no_reference:
+        if args.probe_reference:
+            budget = reference_steps * cpu_per_step(REFERENCE, reference_steps, root)
+            print(f"reference CPU time estimated from probes: {budget:.0f} s for {reference_steps} steps", flush=True)
+        elif not args.no_reference:
             run, budget = train_timed(REFERENCE, reference_steps, root / "reference")
             print(row("make run (DCGAN, unconditional)", 0, reference_steps, budget, score(run, args.n)), flush=True)
         for name in names:
-            short, long = (min(p, reference_steps) for p in PROBE_STEPS)
-            (_, short_cpu), (_, long_cpu) = (train_timed(RECIPES[name], p, root / "probe") for p in (short, long))
-            per_step = (long_cpu - short_cpu) / (long - short) if long > short else long_cpu / long
-            steps = max(1, round(budget / per_step))
+            steps = max(1, round(budget / cpu_per_step(RECIPES[name], reference_steps, root)))
             for seed in range(args.seeds):
                 run, seconds = train_timed(RECIPES[name], steps, root / "candidate", seed)
                 print(row(name, seed, steps, seconds, score(run, args.n)), flush=True)

@@ -137,8 +137,22 @@ def test_npz_labels_that_do_not_fit_are_refused(labels: np.ndarray, fragment: st
         load_data(DataConfig(source=str(path)))
 
 
+def test_a_semi_supervised_run_never_trains_on_the_held_out_digits() -> None:
+    """data.labelled on mnist/digits trains on the train split (auto), whatever the seed; the held-out digits are
+    the same at any data.max_samples."""
+    for source in ("mnist", "digits"):
+        test = load_data(DataConfig(source=source, split="test"))
+        labelled = load_data(DataConfig(source=source, labelled=5, labelled_seed=0))
+        assert len(labelled) + len(test) == len(load_data(DataConfig(source=source)))
+        seen = {bytes(image.numpy()) for image in labelled.x}
+        assert not any(bytes(image.numpy()) in seen for image in test.x)
+    small = load_data(DataConfig(source="mnist", split="train", max_samples=2000))
+    held_out = {bytes(image.numpy()) for image in load_data(DataConfig(source="mnist", split="test")).x}
+    assert not any(bytes(image.numpy()) in held_out for image in small.x)
+
+
 def test_labelled_keeps_n_labels_per_class_chosen_by_the_seed() -> None:
-    full = load_data(DataConfig(source="digits"))
+    full = load_data(DataConfig(source="digits", split="train"))  # data.labelled's auto split: train
     partial = load_data(DataConfig(source="digits", labelled=5, labelled_seed=1))
     assert partial.y is not None and full.y is not None
     kept = partial.y >= 0
@@ -233,6 +247,8 @@ def test_conditional_bad_combinations_are_refused(tmp_path: Path) -> None:
          "needs class labels"),
         ({"model.family": "vanilla", "data.source": "ring", "model.discriminators": 0}, "expected a number above 0"),
         ({"model.family": "cgan", "data.source": "digits", "data.labelled": 5}, "sgan family"),
+        ({"model.family": "dcgan", "data.source": "digits", "model.g_loss": "feature-matching"},
+         "not a generator loss of family 'dcgan'"),
     ]
     for overrides, fragment in cases:
         with pytest.raises((ConfigError, DataError), match=fragment):

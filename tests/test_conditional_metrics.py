@@ -50,3 +50,16 @@ def test_gan_train_of_real_digits_matches_the_classifier_of_real_digits() -> Non
     assert accuracy >= 0.98
     shuffled = train.y[torch.randperm(len(train.y), generator=torch.Generator().manual_seed(0))]
     assert gan_train_accuracy(train.x, shuffled, test.x, test.y) < 0.3  # labels that mean nothing: chance
+
+
+def test_gan_train_is_only_offered_when_the_test_digits_stayed_unseen() -> None:
+    from ganforge.config import from_overrides
+    from ganforge.errors import ConfigError
+    from ganforge.evaluate import plan
+
+    seen = from_overrides({"data.source": "mnist", "model.condition": "concat"})
+    unseen = from_overrides({"data.source": "mnist", "model.condition": "concat", "data.split": "train"})
+    assert "gan_train" not in plan(seen, "image", features="mnist", num_classes=10).metrics
+    assert "gan_train" in plan(unseen, "image", features="mnist", num_classes=10).metrics
+    with pytest.raises(ConfigError, match="this run's G trained on them .* --data.split train"):
+        plan(seen, "image", metrics="gan_train", features="mnist", num_classes=10)

@@ -13,7 +13,7 @@ from ganforge.api import Run, conditional_classes, resume_with, save_array, trai
 from ganforge.conditions import GRID_COLUMNS, grid_labels
 from ganforge.config import Overrides, coerce, from_overrides, parse_cli_overrides
 from ganforge.data import BUILTIN, load_data
-from ganforge.data.splits import HELD_OUT_PER_CLASS
+from ganforge.data.splits import HELD_OUT_PER_CLASS, effective_split
 from ganforge.errors import GanforgeError, describe_os_error
 from ganforge.evaluate import ALL_METRICS, PACGAN_SAMPLES, Evaluator, format_table, plan, timed, write_result
 from ganforge.families import FAMILIES
@@ -215,8 +215,12 @@ def command_classify(args: argparse.Namespace, dotted: Overrides) -> int:
     data = load_data(from_overrides({k: v for k, v in overrides.items() if v is not None}).data)
     result = classify(run.dir, data)
     if result.accuracy is not None:
+        seen = (source == config.data.source
+                and effective_split(source, config.data.split, config.data.labelled) == "all")
         print(f"accuracy {result.accuracy:.2%} on {len(data)} samples of '{source}'"
-              + (" (test split)" if overrides.get("data.split") == "test" else ""))
+              + (" (test split)" if overrides.get("data.split") == "test" else "")
+              + (" - note: this run trained on all of them (data.split all), so this is not a held-out score"
+                 if seen else ""))
         print(confusion_table(result))
     if args.out:
         write_predictions(result, Path(args.out))

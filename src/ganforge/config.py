@@ -23,7 +23,8 @@ class DataConfig:
     resolution: int | None = None    # square image side in px; None = the source's own (64 for folders)
     channels: int | None = None      # 1 (grey) or 3 (RGB); None = as found
     max_samples: int | None = None   # use only the first N samples; None = all
-    split: str = "all"               # all | train | test: a fixed held-out split (built-in mnist, digits)
+    split: str = "auto"              # auto | all | train | test: a fixed held-out split (built-in mnist, digits);
+                                     # auto = train with data.labelled on mnist/digits (test digits stay unseen)
     labels: str = "class"            # class (y) | onehot (the class as a float vector c) | digits | none
     labelled: int = 0                # semi-supervised: keep this many labels per class, hide the rest; 0 = all
     labelled_seed: int = 0           # which labels data.labelled keeps
@@ -105,7 +106,7 @@ class Config:
 SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
 
 CHOICES: dict[str, tuple[str, ...]] = {
-    "data.split": ("all", "train", "test"),
+    "data.split": ("auto", "all", "train", "test"),
     "data.labels": ("class", "onehot", "digits", "none"),
     "model.latent_dist": ("normal", "uniform"),
     "model.arch": ("auto", "mlp", "dcgan", "resnet"),

@@ -21,6 +21,7 @@ from ganforge.conditions import balanced_labels
 from ganforge.config import Config, DataConfig
 from ganforge.console import note
 from ganforge.data import TensorData, load_data
+from ganforge.data.splits import effective_split
 from ganforge.errors import ConfigError
 from ganforge.metrics.conditional import gan_train_accuracy, intra_class_fid, label_accuracy
 from ganforge.metrics.features import EXTRACTORS, Extracted, FeatureExtractor, as_uint8, get_extractor
@@ -69,6 +70,11 @@ def inception_available() -> bool:
     return True
 
 
+def _test_digits_unseen(config: Config) -> bool:
+    data = config.data
+    return effective_split(data.source, data.split, data.labelled) == "train"
+
+
 def plan(config: Config, kind: str, metrics: str = "auto", features: str = "auto", num_classes: int = 0,
          in_training: bool = False) -> EvalPlan:
     """Default metrics and extractors for the run's kind of data; explicit choices are checked.
@@ -87,7 +93,7 @@ def plan(config: Config, kind: str, metrics: str = "auto", features: str = "auto
         if num_classes and kind == "image":
             chosen.append("intra_fid")
             if source in DOMAIN_EXTRACTORS:
-                chosen += ["accuracy"] + ([] if in_training else ["gan_train"])
+                chosen += ["accuracy"] + ([] if in_training or not _test_digits_unseen(config) else ["gan_train"])
     else:
         chosen = parse_list(metrics, ALL_METRICS, "metric")
     wanted_conditional = sorted(set(chosen) & set(CONDITIONAL_METRICS))
@@ -97,6 +103,9 @@ def plan(config: Config, kind: str, metrics: str = "auto", features: str = "auto
     if {"accuracy", "gan_train"} & set(chosen) and source not in DOMAIN_EXTRACTORS:
         raise ConfigError(f"label accuracy and GAN-train need a classifier of '{source}'s classes; ganforge has "
                           f"one for {', '.join(DOMAIN_EXTRACTORS)}: use --metrics intra_fid for other data")
+    if "gan_train" in chosen and not _test_digits_unseen(config):
+        raise ConfigError("GAN-train tests on the held-out real digits, but this run's G trained on them "
+                          f"(data.split {config.data.split}); train with --data.split train so they stay unseen")
     if kind == "vector" and set(chosen) - {"modes"}:
         raise ConfigError(f"metrics {', '.join(sorted(set(chosen) - {'modes'}))} need image data; for 2-D mixtures "
                           "use --metrics modes")
@@ -261,9 +270,10 @@ class Evaluator:
     def _gan_train(self, generate: Generate, seed: int) -> float:
         """GAN-train: a classifier trained on as many generated digits as the real training split holds (balanced
         over the classes), tested on the real held-out split."""
-        source = self.config.data.source
-        train = load_data(DataConfig(source=source, split="train"))
-        test = load_data(DataConfig(source=source, split="test"))
+        data = self.config.data
+        source, size = data.source, {"resolution": data.resolution, "channels": data.channels}
+        train = load_data(DataConfig(source=source, split="train", **size))
+        test = load_data(DataConfig(source=source, split="test", **size))
         assert test.y is not None
         labels = balanced_labels(len(train), self.num_classes)
         images = self._generate_uint8(generate, len(train), seed + 10**6, labels)

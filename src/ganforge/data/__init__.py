@@ -15,7 +15,7 @@ from ganforge.data.arrays import load_array_file, peek_kind
 from ganforge.data.builtin import mnist_digits, sklearn_digits, stacked_mnist
 from ganforge.data.images import load_image_folder, resize_square
 from ganforge.data.spec import DataSpec, EpochSampler, ShardedSampler, TensorData
-from ganforge.data.splits import labelled_subset, split_indices
+from ganforge.data.splits import effective_split, labelled_subset, split_indices
 from ganforge.data.toy import TOY_MIXTURES, sample_mixture
 from ganforge.errors import DataError
 
@@ -114,6 +114,11 @@ def load_data(config: DataConfig) -> TensorData:
         source_kind(source)  # raises the most helpful error
         raise _unknown_source(source)
 
+    split = effective_split(source, config.split, config.labelled)
+    picked = split_indices(source, None if labels is None else torch.from_numpy(labels), split)
+    if picked is not None:  # before max_samples, so that the held-out digits are the same at any size
+        samples, labels = samples[picked.numpy()], None if labels is None else labels[picked.numpy()]
+        conditions = None if conditions is None else conditions[picked.numpy()]
     if config.max_samples is not None:
         samples = samples[: config.max_samples]
         labels = None if labels is None else labels[: config.max_samples]
@@ -143,9 +148,6 @@ def load_data(config: DataConfig) -> TensorData:
         labels = np.array([lookup[int(v)] for v in labels], dtype=np.int64)
     y = None if labels is None else torch.from_numpy(labels)
     c = None if conditions is None else torch.from_numpy(conditions)
-    picked = split_indices(source, y, config.split)
-    if picked is not None:
-        x, y, c = x[picked], None if y is None else y[picked], None if c is None else c[picked]
     y, c = _labels_as(config, source, y, c, len(class_names))
     if config.labelled:
         if y is None:

@@ -30,6 +30,16 @@ def stratified_split(labels: Tensor, held_out_per_class: int, seed: int) -> tupl
     return mask.nonzero().squeeze(1), held_out
 
 
+LABELLED_STREAM = 104_729  # data.labelled_seed's stream is apart from the split's: the kept labels are never test ones
+
+
+def effective_split(source: str, split: str, labelled: int) -> str:
+    """data.split with 'auto' resolved: a semi-supervised run on a set with a held-out split trains on the rest."""
+    if split != "auto":
+        return split
+    return "train" if labelled and source in HELD_OUT_PER_CLASS else "all"
+
+
 def split_indices(source: str, labels: Tensor | None, split: str) -> Tensor | None:
     """Indices of `split` ('train' or 'test') of a built-in labelled set; None for 'all'."""
     if split == "all":
@@ -48,7 +58,7 @@ def labelled_subset(labels: Tensor, per_class: int, seed: int) -> Tensor:
     if per_class > smallest:
         raise DataError(f"data.labelled {per_class} asks for more labels per class than the smallest class has "
                         f"({smallest}); use at most {smallest}")
-    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(LABELLED_STREAM + seed))
     kept = torch.full_like(labels, -1)
     for cls in labels.unique():
         members = order[labels[order] == cls][:per_class]

@@ -136,6 +136,9 @@ class AdversarialFamily(Family):
         if model.discriminators > 1 and self.config.train.unrolled_steps:
             raise ConfigError("train.unrolled_steps looks ahead with one D; with model.discriminators "
                               f"{model.discriminators} use --train.unrolled_steps 0")
+        if model.g_loss not in self.generator_losses:
+            raise ConfigError(f"model.g_loss '{model.g_loss}' is not a generator loss of family '{self.name}'; "
+                              f"expected one of {', '.join(self.generator_losses)} (feature-matching: --family sgan)")
         self._check_condition()
         g_condition: dict[str, Any] = {}
         d_condition: dict[str, Any] = {}

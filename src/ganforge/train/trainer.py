@@ -170,6 +170,11 @@ class Trainer:
                 self._periodic(logger)
                 if self._stop_requested:
                     self._check_finite(logger)
+                    if self.family.owners():  # D's held by other ranks: gathering them needs every rank at once
+                        raise TrainingInterrupted(
+                            f"interrupted at step {self.step}; the D's of an MD-GAN run under torchrun live on "
+                            "their own ranks, so no checkpoint was written now: the newest periodic one is kept; "
+                            f"continue with 'ganforge resume {self.run.root}'")
                     saved = self._save(self.step) if self.backend.is_main else None
                     raise TrainingInterrupted(f"interrupted at step {self.step}; checkpoint '{saved}' was written: "
                                               f"continue with 'ganforge resume {self.run.root}'")
