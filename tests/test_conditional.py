@@ -249,6 +249,8 @@ def test_conditional_bad_combinations_are_refused(tmp_path: Path) -> None:
         ({"model.family": "cgan", "data.source": "digits", "data.labelled": 5}, "sgan family"),
         ({"model.family": "dcgan", "data.source": "digits", "model.g_loss": "feature-matching"},
          "not a generator loss of family 'dcgan'"),
+        ({"model.family": "sgan", "data.source": "digits", "data.labelled": 5, "model.d_norm": "batch"},
+         "BatchNorm's running statistics mix real and generated batches"),
     ]
     for overrides, fragment in cases:
         with pytest.raises((ConfigError, DataError), match=fragment):

@@ -28,6 +28,9 @@ class SemiSupervisedGAN(AdversarialFamily):
                    "the classifier is exported (Salimans et al. 2016); --data.labelled N keeps N labels per class")
     archs = {"image": "dcgan", "vector": "mlp"}
     g_loss_default = "feature-matching"
+    # D is the product and runs in eval mode as a classifier: per-sample normalisation (LayerNorm), not BatchNorm,
+    # whose running statistics would mix the labelled, unlabelled and generated batches it is trained on.
+    d_norms = {"dcgan": "layer", "mlp": "none", "resnet": "none"}
     scores_are_logits = True   # lse(l) is the logit of D(x)
     defaults = {"train.optimizer": "adam", "train.lr_g": 3e-4, "train.lr_d": 3e-4, "train.betas": (0.5, 0.999),
                 "train.n_critic": 1}
@@ -45,6 +48,10 @@ class SemiSupervisedGAN(AdversarialFamily):
         if model.discriminators > 1 or model.pack > 1:
             raise ConfigError("family 'sgan' trains one classifier D on single samples: use --model.discriminators 1 "
                               "and --model.pack 1")
+        if model.d_norm == "batch":
+            raise ConfigError("family 'sgan' exports D as a classifier that runs in eval mode, where BatchNorm's "
+                              "running statistics mix real and generated batches; use --model.d_norm layer "
+                              "(default), none or spectral")
         if model.g_loss not in ("feature-matching", "non-saturating"):
             raise ConfigError(f"family 'sgan' trains G by feature-matching or non-saturating, not '{model.g_loss}'")
         return {"generator": self.build_generator({}),
