@@ -316,3 +316,11 @@ def test_a_conditional_recipe_puts_each_class_on_its_own_mode_of_the_ring(tmp_pa
         points = run.sample(500, labels=k, seed=k)
         nearest = torch.cdist(points, centres).argmin(1)
         assert float((nearest == k).float().mean()) >= 0.9, f"class {k}"
+
+
+@pytest.mark.parametrize("on_fakes", [False, True])
+def test_acgan_trains_its_class_head_on_fakes_only_when_asked(on_fakes: bool, tmp_path: Path) -> None:
+    run = ganforge.train(tiny(model__family="acgan", data__source="digits", data__max_samples=40,
+                              train__class_loss_on_fakes=on_fakes), out=tmp_path / "r")
+    keys = {key for record in run.metrics() for key in record}
+    assert "D/class_real" in keys and ("D/class_fake" in keys) == on_fakes

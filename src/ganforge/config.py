@@ -69,6 +69,9 @@ class TrainConfig:
     unrolled_steps: int = 0          # unrolled D: G plays against D after k look-ahead updates (Metz et al. 2017)
     gp_weight: float = 10.0          # gradient-penalty weight (wgan-gp)
     class_weight: float = 1.0        # AC-GAN: weight of the class loss in D's and G's objectives
+    class_loss_on_fakes: bool = False  # AC-GAN: D's class head also learns G's samples, as Odena et al. Off: such
+                                     # a head learns G's own signature per class (MNIST, 1,500 steps: 25% label
+                                     # accuracy with it, 82% without; BENCHMARKS.md)
     r1_gamma: float = 0.0            # R1 penalty (gamma / 2) E|grad D(real)|^2, any family (Mescheder et al. 2018)
     r2_gamma: float = 0.0            # R2: the same on fake samples (R3GAN uses R1 + R2)
     reg_every: int = 1               # lazy R1/R2: every k-th D step, weighted k (Karras et al. 2020)

@@ -266,10 +266,11 @@ class AdversarialFamily(Family):
         real_scores, fake_scores = (real_out[0], fake_out[0]) if auxiliary else (real_out, fake_out)
         critic = partial(self.score, discriminator=discriminator, condition=condition)
         terms = self.regularize(real, fake, critic, step)
-        if auxiliary:  # AC-GAN: D also names the class of real samples and of fakes (the class G was asked for)
+        if auxiliary:  # AC-GAN: D also names the class of real samples (and of fakes: the class G was asked for)
             weight, labels = self.config.train.class_weight, condition[0]
             terms["class_real"] = weight * F.cross_entropy(real_out[1].float(), labels)
-            terms["class_fake"] = weight * F.cross_entropy(fake_out[1].float(), labels)
+            if self.config.train.class_loss_on_fakes:  # Odena et al.; off by default (config.py says why)
+                terms["class_fake"] = weight * F.cross_entropy(fake_out[1].float(), labels)
         loss = self.discriminator_loss(real_scores, fake_scores)
         for term in terms.values():
             loss = loss + term
