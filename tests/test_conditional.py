@@ -226,6 +226,7 @@ def test_shards_partition_the_data_and_resume_exactly() -> None:
     ("cgan", "digits", {}), ("acgan", "digits", {}), ("r3gan", "digits", {"model.condition": "projection"}),
     ("vanilla", "ring", {"model.discriminators": 2}),
     ("vanilla", "ring", {"model.discriminators": 2, "model.d_data": "shards", "model.d_combine": "softmax"}),
+    ("sgan", "digits", {"data.labelled": 5}),
 ])
 def test_resume_is_bit_exact_for_conditional_and_multi_discriminator_runs(family: str, source: str, extra: dict,
                                                                            tmp_path: Path) -> None:
