@@ -14,7 +14,7 @@ import torch
 import ganforge
 from ganforge.cli import main
 from ganforge.errors import ConfigError
-from ganforge.threads import choose_threads, other_processes_load, parse_threads, threads_for, usable_cores
+from ganforge.threads import BUSY_ABOVE, choose_threads, other_processes_load, parse_threads, threads_for, usable_cores
 from ganforge.train import trainer as trainer_module
 
 from conftest import tiny
@@ -77,9 +77,11 @@ def test_auto_stays_within_omp_num_threads(setting: str, expected: int, monkeypa
 @multi_core
 def test_auto_gives_conv_runs_the_cores_other_processes_leave_free(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    if other_processes_load(CORES) is None:
+    load = other_processes_load(CORES)
+    if load is None:
         pytest.skip("/proc/stat does not describe this process's cores (a container on a bigger host)")
-    assert choose_threads("auto", convolutional=True) == CORES
+    if load <= BUSY_ABOVE:  # an idle machine (other work beside the suite would rightly get fewer threads)
+        assert choose_threads("auto", convolutional=True) == CORES
     busy = [subprocess.Popen([sys.executable, "-c", BUSY]) for _ in range(CORES - 1)]
     try:
         time.sleep(0.3)
