@@ -65,6 +65,8 @@ def test_wrong_value_type_names_key_and_expected_type(key: str, value: str) -> N
     ("train.lr_decay_start", 10, "but train.lr_decay is 'none'; set --train.lr_decay linear"),
     ("model.d_layers", -1, r"model.d_layers' got -1; expected 0 \(automatic"),
     ("model.d_min_px", 1, r"model.d_min_px' got 1; expected 2 or more"),
+    ("model.d_dropout", 1.0, r"model.d_dropout' got 1.0; expected a probability from 0"),
+    ("model.d_dropout", -0.1, r"model.d_dropout' got -0.1"),
 ])
 def test_out_of_range_values_are_refused(key: str, value: object, message: str) -> None:
     with pytest.raises(ConfigError, match=message):

@@ -275,3 +275,23 @@ def test_model_d_min_px_sets_where_the_automatic_discriminator_stops_halving(min
     family, _ = build("dcgan", data__source="digits", model__d_min_px=min_px)  # 8 px digits
     assert strided(family) == halvings
     assert discriminator_plan(28, min_px=4) == discriminator_plan(28, layers=3) == [14, 7, 3]
+
+
+@pytest.mark.parametrize(("family_name", "source"), [("dcgan", "digits"), ("vanilla", "ring"), ("sgan", "digits")])
+def test_discriminator_dropout_acts_in_training_only_and_keeps_the_parameter_names(family_name: str,
+                                                                                    source: str) -> None:
+    plain, _ = build(family_name, data__source=source)
+    dropped, _ = build(family_name, data__source=source, model__d_dropout=0.5)
+    d = dropped.nets["discriminator"]
+    assert list(d.state_dict()) == list(plain.nets["discriminator"].state_dict())
+    assert any(isinstance(m, torch.nn.Dropout) for m in d.modules())
+    x = torch.randn(8, *dropped.spec.shape)
+    d.train()
+    assert not torch.equal(d(x), d(x))
+    d.eval()
+    assert torch.equal(d(x), d(x))
+
+
+def test_discriminator_dropout_is_refused_where_the_net_has_none() -> None:
+    with pytest.raises(ConfigError, match="model.d_dropout 0.2 applies to the dcgan and mlp D's"):
+        build("r3gan", data__source="digits", model__arch="resnet", model__d_dropout=0.2)

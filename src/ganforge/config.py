@@ -43,6 +43,7 @@ class ModelConfig:
     mlp_hidden: int = 256            # MLP nets: units per hidden layer
     mlp_layers: int = 3              # MLP nets: hidden layers
     d_norm: str = "auto"             # batch | none | spectral | layer; auto = the family's
+    d_dropout: float = 0.0           # dropout after each of D's hidden activations (training only); 0 = none
     g_loss: str = "auto"             # vanilla/dcgan: non-saturating | minimax; auto = the family's
     pack: int = 1                    # PacGAN (Lin et al. 2018): D judges `pack` samples at once
     minibatch_std: bool = False      # D sees the batch's feature std (Karras et al. 2018)
@@ -258,6 +259,9 @@ def validate(config: Config) -> None:
     if config.model.d_layers < 0:
         raise ConfigError(f"config key 'model.d_layers' got {config.model.d_layers!r}; expected 0 (automatic: "
                           "halve while the map is at least model.d_min_px) or a number of halvings")
+    if not 0.0 <= config.model.d_dropout < 1.0:
+        raise ConfigError(f"config key 'model.d_dropout' got {config.model.d_dropout!r}; expected a probability "
+                          "from 0 (no dropout) up to, not including, 1")
     if config.model.d_min_px < 2:
         raise ConfigError(f"config key 'model.d_min_px' got {config.model.d_min_px!r}; expected 2 or more (D halves "
                           "its map while it is at least this many px; 8 is the default)")

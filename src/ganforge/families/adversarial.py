@@ -184,10 +184,13 @@ class AdversarialFamily(Family):
                 if model.d_norm != "none":
                     raise ConfigError(f"model.arch 'resnet' has no normalisation layers (R3GAN's design), but "
                                       f"model.d_norm is '{model.d_norm}'; use --model.d_norm none or another arch")
+                if model.d_dropout > 0:
+                    raise ConfigError(f"model.d_dropout {model.d_dropout} applies to the dcgan and mlp D's; "
+                                      "model.arch 'resnet' has none: use --model.d_dropout 0 or another arch")
                 return build_net("resnet_discriminator", resolution=resolution, channels=channels * pack,
                                  width=model.d_width, **extra)
             discriminator = build_net("dcgan_discriminator", resolution=resolution, channels=channels * pack,
-                                      width=model.d_width, norm=model.d_norm, **extra)
+                                      width=model.d_width, norm=model.d_norm, dropout=model.d_dropout, **extra)
             dcgan_init_(discriminator)
             return discriminator
         if model.d_layers:
@@ -195,7 +198,7 @@ class AdversarialFamily(Family):
                               "(an MLP); use --model.mlp_layers for its depth, or leave d_layers at 0")
         packed_shape = (spec.shape[0] * pack, *spec.shape[1:])
         return build_net("mlp_discriminator", in_shape=packed_shape, hidden=model.mlp_hidden,
-                         layers=model.mlp_layers, norm=model.d_norm, **extra)
+                         layers=model.mlp_layers, norm=model.d_norm, dropout=model.d_dropout, **extra)
 
     def _check_image_arch(self) -> None:
         model, spec = self.config.model, self.spec

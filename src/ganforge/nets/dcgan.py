@@ -16,7 +16,7 @@ from ganforge.nets.conditioning import (
     embed_width,
     run_layers,
 )
-from ganforge.nets.layers import MinibatchStd, feature_norm, maybe_spectral
+from ganforge.nets.layers import MinibatchStd, activation, feature_norm, maybe_spectral
 
 MAX_WIDTH_MULT = 8
 
@@ -97,12 +97,12 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    """image -> [Conv(4, 2, 1) + norm + LeakyReLU(0.2)] * k (a concat condition's maps join after the first)
+    """image -> [Conv(4, 2, 1) + norm + LeakyReLU(0.2) (+ dropout)] * k (a concat condition's maps join after the first)
     -> Conv over the last map -> `outputs` logits (one: a plain score; several: a classifier, as SGAN's D)."""
 
     def __init__(self, resolution: int, channels: int, width: int = 64, norm: str = "batch",
                  minibatch_std: bool = False, layers: int = 0, min_px: int = 8, condition: str = "none",
-                 num_classes: int = 0, condition_dim: int = 0, outputs: int = 1) -> None:
+                 num_classes: int = 0, condition_dim: int = 0, outputs: int = 1, dropout: float = 0.0) -> None:
         super().__init__()
         self.outputs = outputs
         sizes = discriminator_plan(resolution, layers, min_px)
@@ -119,7 +119,7 @@ class DCGANDiscriminator(nn.Module):
                                                    bias=bias), norm))
             if i > 0:
                 blocks.append(feature_norm(norm, fan_out, conv=True))
-            blocks.append(nn.LeakyReLU(0.2, inplace=True))
+            blocks.append(activation(dropout))
             fan_in = fan_out
         if minibatch_std:
             blocks.append(MinibatchStd())

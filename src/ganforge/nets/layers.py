@@ -51,3 +51,11 @@ def dcgan_init_(module: nn.Module) -> None:
         elif isinstance(layer, (nn.BatchNorm2d, nn.BatchNorm1d)) and layer.affine:
             nn.init.normal_(layer.weight, 1.0, 0.02)
             nn.init.zeros_(layer.bias)
+
+
+def activation(dropout: float = 0.0) -> nn.Module:
+    """D's LeakyReLU(0.2), followed by dropout when `dropout` > 0 (one module either way, so that layer indices
+    and parameter names do not depend on it)."""
+    if dropout <= 0:
+        return nn.LeakyReLU(0.2, inplace=True)
+    return nn.Sequential(nn.LeakyReLU(0.2, inplace=True), nn.Dropout(dropout))

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from ganforge.nets.conditioning import ConditionEmbedding, DiscriminatorCondition, embed_width
-from ganforge.nets.layers import MinibatchStd, feature_norm, maybe_spectral
+from ganforge.nets.layers import MinibatchStd, activation, feature_norm, maybe_spectral
 
 
 class MLPGenerator(nn.Module):
@@ -44,7 +44,7 @@ class MLPDiscriminator(nn.Module):
 
     def __init__(self, in_shape: tuple[int, ...], hidden: int = 256, layers: int = 3, norm: str = "none",
                  minibatch_std: bool = False, condition: str = "none", num_classes: int = 0,
-                 condition_dim: int = 0, outputs: int = 1) -> None:
+                 condition_dim: int = 0, outputs: int = 1, dropout: float = 0.0) -> None:
         super().__init__()
         self.outputs = outputs
         features = hidden + int(minibatch_std)
@@ -57,7 +57,7 @@ class MLPDiscriminator(nn.Module):
             blocks.append(maybe_spectral(nn.Linear(fan_in, fan_out), norm))
             if i > 0:
                 blocks.append(feature_norm(norm, fan_out, conv=False))
-            blocks.append(nn.LeakyReLU(0.2, inplace=True))
+            blocks.append(activation(dropout))
         if minibatch_std:
             blocks.append(MinibatchStd())
         blocks.append(maybe_spectral(nn.Linear(widths[-1] + int(minibatch_std), outputs), norm))
