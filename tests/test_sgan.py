@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import ganforge
+from ganforge.recipes import resolve
 from ganforge.cli import main
 
 from conftest import tiny
@@ -41,3 +42,13 @@ def test_sgan_needs_labels(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     code = main(["train", "--family", "sgan", "--data", "ring", "--data.labels", "none", "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err
     assert code == 2 and "needs class labels" in err
+
+
+@pytest.mark.parametrize(("source", "user", "augment"), [
+    ("digits", {}, "diffaugment"),                              # images: D's classifier sees augmented batches
+    ("digits", {"train.augment": "none"}, "none"),              # the user's value wins
+    ("ring", {}, "none"),                                       # vectors: nothing to augment
+])
+def test_sgan_augments_images_by_default(source: str, user: dict[str, str], augment: str) -> None:
+    config = resolve({"model.family": "sgan", "data.source": source, **user})
+    assert config.train.augment == augment

@@ -1,4 +1,5 @@
-"""Config resolution: dataclass defaults < family defaults < recommended recipe < the user's values."""
+"""Config resolution: dataclass defaults < family defaults (and its per-kind ones) < recommended recipe < the
+user's values."""
 
 from __future__ import annotations
 
@@ -39,7 +40,8 @@ def resolve(user: Overrides) -> Config:
         layers.update(RECOMMENDED[kind])
         family_name = layers["model.family"]
     family = get_family(family_name)
-    merged: Overrides = {**family.defaults, **layers, **user, "model.family": family_name}
+    merged: Overrides = {**family.defaults, **family.kind_defaults.get(kind, {}), **layers, **user,
+                         "model.family": family_name}
     if merged.get("model.arch", "auto") == "auto":
         if kind not in family.archs:
             takes_vectors = ", ".join(n for n, f in FAMILIES.items() if "vector" in f.archs)

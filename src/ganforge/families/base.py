@@ -50,6 +50,7 @@ class Family:
     name: ClassVar[str]
     description: ClassVar[str]
     defaults: ClassVar[dict[str, Any]] = {}    # dotted config keys this recipe sets unless the user does
+    kind_defaults: ClassVar[dict[str, dict[str, Any]]] = {}  # the same, per kind of data ("image", "vector")
     archs: ClassVar[dict[str, str]] = {"image": "dcgan", "vector": "mlp"}  # arch per data kind for "auto"
     d_norms: ClassVar[dict[str, str]] = {"dcgan": "batch", "mlp": "none", "resnet": "none"}  # per arch, for "auto"
     g_loss_default: ClassVar[str] = "non-saturating"
