@@ -68,7 +68,7 @@ def cnn_accuracy(seed: int, steps: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=3000, help="sgan training steps")
+    parser.add_argument("--steps", type=int, default=4000, help="sgan training steps")
     parser.add_argument("--cnn-steps", type=int, default=3000, help="plain CNN optimiser steps")
     parser.add_argument("--seeds", type=int, default=1, help="labelled subsets (data.labelled_seed 0..)")
     parser.add_argument("--first-seed", type=int, default=0, help="the first labelled subset (to split seeds over "
