@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import ganforge
-from ganforge.recipes import resolve
 from ganforge.cli import main
+from ganforge.recipes import resolve
 
 from conftest import tiny
 
