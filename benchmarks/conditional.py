@@ -9,7 +9,8 @@ class's 1,000 samples against its 500 real digits, mean over classes), FID again
 KL of the predicted-class histogram to the real one. The unconditional rows have only FID and class KL.
 
     python benchmarks/conditional.py                                  # every recipe below
-    python benchmarks/conditional.py --recipes "cgan (concat)" --seeds 2
+    python benchmarks/conditional.py --recipes "cgan (concat; G: label joins z)" --seeds 2
+    python benchmarks/conditional.py --probe-reference --recipes "projection D (DCGAN)" --first-seed 1  # seed 1 alone
     python benchmarks/conditional.py --probe-reference --recipes A,B  # reference time from probes (split runs)
     python benchmarks/conditional.py --quick                          # a smoke test
 """
@@ -77,6 +78,7 @@ def main() -> None:
     parser.add_argument("--recipes", default="all", help="comma list of recipe names (default: all)")
     parser.add_argument("--n", type=int, default=10_000, help="samples scored per generator")
     parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--first-seed", type=int, default=0, help="the first seed (to split seeds over processes)")
     parser.add_argument("--no-reference", action="store_true",
                         help="skip training the reference: use --budget CPU seconds instead")
     parser.add_argument("--budget", type=float, default=0.0, help="CPU seconds per recipe with --no-reference")
@@ -104,7 +106,7 @@ def main() -> None:
             print(row("make run (DCGAN, unconditional)", 0, reference_steps, budget, score(run, args.n)), flush=True)
         for name in names:
             steps = max(1, round(budget / cpu_per_step(RECIPES[name], reference_steps, root)))
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 run, seconds = train_timed(RECIPES[name], steps, root / "candidate", seed)
                 print(row(name, seed, steps, seconds, score(run, args.n)), flush=True)
 
