@@ -28,7 +28,7 @@ from ganforge.train.trainer import Trainer
 SCHEDULE_KEYS = ("train.steps", "train.lr_decay", "train.lr_decay_start", "train.log_every",
                  "train.sample_every", "train.checkpoint_every", "train.keep_checkpoints", "train.progress",
                  "train.device", "train.eval_every", "train.eval_metrics", "train.eval_features",
-                 "train.eval_samples", "train.diagnostics", "train.threads")
+                 "train.eval_samples", "train.diagnostics", "train.threads", "train.tensorboard")
 # The remedies a divergence message suggests, applied from the last good checkpoint (recorded in history.jsonl).
 REMEDY_KEYS = ("train.lr_g", "train.lr_d", "train.r1_gamma", "train.r2_gamma", "train.reg_every", "train.gp_weight",
                "train.n_critic")

@@ -98,6 +98,8 @@ class TrainConfig:
     eval_samples: int = 2000         # generated samples per evaluation
     keep_checkpoints: int = 2        # newest checkpoints kept on disk
     progress: bool = True            # show the progress bar
+    tensorboard: bool = False        # also write metrics, sample grids, D's score histograms and warnings as
+                                     # TensorBoard events in <run>/tb/ (pip install 'ganforge[tensorboard]')
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,9 @@ Phases report 0-d tensors; they stay on the device until a periodic event (log, 
 checkpoint) needs them, so a step costs no host sync. At that point every pending value is checked: the
 first NaN or infinity is reported with its step and name, and the trainer stops before writing anything.
 
+With a sink (train.tensorboard), every record written and every warning also goes to TensorBoard, from this
+one place: its scalars are metrics.jsonl's values at metrics.jsonl's steps.
+
 metrics.jsonl is strict JSON: a non-finite number is written as null and named in the record's
 "nonfinite" field ({"D/loss": "inf"}); `read_metrics` restores it.
 """
@@ -16,7 +19,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
@@ -25,6 +28,9 @@ from tqdm import tqdm
 from ganforge.atomic import write_atomic
 from ganforge.console import warn
 from ganforge.errors import CheckpointError
+
+if TYPE_CHECKING:
+    from ganforge.train.tensorboard import TensorBoardSink
 
 BAR_FIELDS = (("D/loss", "D"), ("G/loss", "G"), ("D/real", "D(x)"), ("D/fake", "D(G(z))"))
 # A loss or gradient norm beyond this has blown up even while finite: BCE at 1e12 means logits of 1e12, and such a
@@ -115,8 +121,8 @@ class MetricsLogger:
     """Averages reported scalars between log steps; writes one JSON record per log step."""
 
     def __init__(self, path: Path | None, start_step: int, total_steps: int, batch_size: int,
-                 progress: bool) -> None:
-        self.path, self.batch_size = path, batch_size
+                 progress: bool, sink: TensorBoardSink | None = None) -> None:
+        self.path, self.batch_size, self.sink = path, batch_size, sink
         self.sums: dict[str, float] = {}
         self.counts: dict[str, int] = {}
         self.pending: dict[str, tuple[list[str], list[int], list[Tensor]]] = {}
@@ -171,25 +177,32 @@ class MetricsLogger:
         return record
 
     def emit(self, record: dict[str, Any]) -> dict[str, Any]:
-        """One record to metrics.jsonl and the bar's text."""
+        """One record to metrics.jsonl (and TensorBoard's scalars) and the bar's text."""
         if self.file is not None:
             self.file.write(to_json_line(record) + "\n")
             self.file.flush()
+        if self.sink is not None:
+            self.sink.scalars(record)
         if "images_per_s" in record:  # a training record (evaluation records only go to the file)
             shown = [f"{label} {record[key]:.3f}" for key, label in BAR_FIELDS if key in record]
             self.bar.set_postfix_str(" | ".join([*shown, f"{record['images_per_s']:.0f} img/s"]), refresh=False)
         return record
 
     def warning(self, step: int, kind: str, message: str) -> None:
-        """A diagnostic: printed above the bar and kept in metrics.jsonl."""
+        """A diagnostic: printed above the bar and kept in metrics.jsonl (and TensorBoard's text)."""
         self.bar.clear()
         warn(f"step {step}: {message}")
         if self.file is not None:
             self.file.write(to_json_line({"step": step, "warning": kind, "message": message}) + "\n")
             self.file.flush()
+        if self.sink is not None:
+            self.sink.text(f"warnings/{kind}", message, step)
 
     def close(self) -> None:
         self.bar.close()
         if self.file is not None:
             self.file.close()
             self.file = None
+        if self.sink is not None:
+            self.sink.close()
+            self.sink = None

@@ -26,7 +26,7 @@ from ganforge.train.checkpoint import non_finite
 from ganforge.train.lock import LOCK_NAME, RunLock
 
 ARTEFACTS = ("config.toml", "checkpoints", "samples", "metrics.jsonl", "generator.safetensors", "generator.json",
-             "eval", "best", "history.jsonl", "classifier.safetensors", "classifier.json")
+             "eval", "best", "history.jsonl", "classifier.safetensors", "classifier.json", "tb")
 EXPORT_FORMAT = 1
 EXPORT_SCHEMA = Fields(
     required={
@@ -55,6 +55,7 @@ class RunDir:
         self.generator_meta = self.root / "generator.json"
         self.best = self.root / "best"
         self.evals = self.root / "eval"
+        self.tensorboard = self.root / "tb"  # TensorBoard event files (train.tensorboard)
         self.lock = RunLock(self.root)
 
     def is_run(self) -> bool:

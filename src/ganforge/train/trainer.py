@@ -37,6 +37,7 @@ from ganforge.train.checkpoint import list_checkpoints, prune_checkpoints, resto
 from ganforge.train.ema import EMA, has_batchnorm, refresh_batchnorm_
 from ganforge.train.logging import MetricsLogger, NonFinite
 from ganforge.train.rundir import RunDir, export_classifier, export_generator
+from ganforge.train.tensorboard import ScoreProbe, TensorBoardSink, require_tensorboard
 
 GRID_IMAGES = 64
 GPU_DATA_SHARE = 0.25  # data sets smaller than this share of GPU memory live on the GPU
@@ -76,6 +77,8 @@ class Trainer:
     def __init__(self, config: Config, run: RunDir, data: TensorData, resume_from: Path | None = None,
                  evaluator: Evaluator | None = None) -> None:
         train = config.train
+        if train.tensorboard:  # refused before the run folder is touched
+            require_tensorboard()
         self.config, self.run, self.data, self.evaluator = config, run, data, evaluator
         self.best: dict[str, Any] = {}  # {"key": metric, "value": best value, "step": step}
         self.backend = Backend(train)
@@ -153,12 +156,17 @@ class Trainer:
             reference = torch.randperm(len(data), generator=torch.Generator().manual_seed(train.seed))[:count]
             real = data.spec.decode(data.batch(reference, torch.device("cpu"))["x"])
             self.diagnostics = Diagnostics(real_diversity=diversity(real))
+        self.sink: TensorBoardSink | None = None  # made by fit() on the main process with train.tensorboard
+        self.score_probe = ScoreProbe(self.family, self.data, train.seed) \
+            if train.tensorboard and ScoreProbe.applies(self.family) else None
 
     # -- the loop ------------------------------------------------------------------------------
     def fit(self) -> None:
         train, backend = self.config.train, self.backend
+        if train.tensorboard and backend.is_main:  # a resume hides the events a crash left past its checkpoint
+            self.sink = TensorBoardSink(self.run.tensorboard, purge_step=self.step + 1 if self.step else None)
         logger = MetricsLogger(self.run.metrics if backend.is_main else None, self.step, train.steps,
-                               train.batch_size * backend.world_size, train.progress and backend.is_main)
+                               train.batch_size * backend.world_size, train.progress and backend.is_main, self.sink)
         # Ctrl-C finishes the current step, saves a checkpoint, then stops (main thread only).
         in_main_thread = threading.current_thread() is threading.main_thread()
         previous_handler = signal.signal(signal.SIGINT, self._request_stop) if in_main_thread else None
@@ -181,7 +189,8 @@ class Trainer:
         finally:
             if in_main_thread:
                 signal.signal(signal.SIGINT, previous_handler)
-            logger.close()
+            logger.close()  # and the sink
+            self.sink = None
 
     def _train_one_step(self, logger: MetricsLogger) -> None:
         # 1. One real batch per iteration (each rank its own slice).
@@ -251,6 +260,10 @@ class Trainer:
             logger.emit(record)
             for diagnosis in found:
                 logger.warning(step, diagnosis.kind, diagnosis.message)
+            if self.sink is not None and self.score_probe is not None:
+                for tag, scores in self.score_probe(self.generator, self.backend.device,
+                                                    self.backend.prepare_batch).items():
+                    self.sink.histogram(tag, scores, step)
         if step % train.checkpoint_every == 0 or last:  # every rank: nets one rank trains alone reach rank 0
             self.backend.share_owned(self.family.owners(), self.nets, self.optimizers)
         if not self.backend.is_main:
@@ -328,10 +341,13 @@ class Trainer:
         samples = self.generate(self.fixed_latent, self.fixed_condition)
         if self.data.spec.kind == "image":
             columns = GRID_COLUMNS if self.fixed_condition[0] is not None else None  # a row per class
-            save_png(image_grid(samples, columns=columns), path)
+            picture = image_grid(samples, columns=columns)
         else:
             reference = self.data.spec.decode(self.data.x[:SCATTER_POINTS])
-            save_png(scatter_plot(samples, reference), path)
+            picture = scatter_plot(samples, reference)
+        save_png(picture, path)
+        if self.sink is not None:
+            self.sink.image("samples", picture, self.step)
 
     def _evaluate(self, logger: MetricsLogger) -> None:
         """Score the sampling net; keep its export in best/ when the first metric improves."""
