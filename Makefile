@@ -21,7 +21,7 @@ run: $(STAMP)
 	$(BIN)/ganforge sample runs/mnist --n 64 --seed 0 --out runs/mnist/grid.png
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -rs
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -1,4 +1,4 @@
-"""`ganforge train|resume|sample|eval|list`: user errors print one line and exit with status 2."""
+"""`ganforge train|resume|sample|eval|classify|report|list`: user errors print one line and exit with status 2."""
 
 from __future__ import annotations
 
@@ -87,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="png grid (scatter for points) or npy array; default from --out's suffix, else png")
     sample.add_argument("--device", default="cpu", help="device to sample on (default cpu)")
     sample.add_argument("--threads", default="auto", help="CPU threads: auto (the default) or N")
+    sample.add_argument("--interpolate", type=int, default=None, metavar="K",
+                        help="a latent walk through K random latents instead of samples: --out walk.gif (animated, "
+                             "--n walks side by side) or walk.png (a row per walk)")
+    sample.add_argument("--frames", type=int, default=8, help="latent walk: frames from one key latent to the next")
+    sample.add_argument("--caption", action="store_true", help="a caption line over the picture (step, family, data)")
 
     evaluate = commands.add_parser("eval", help="score a run: FID, KID, IS, precision/recall, density/coverage, modes",
                                    allow_abbrev=False)
@@ -107,6 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--data", help="data source: built-in name, folder or .npy/.npz (default: the run's own, "
                           "its test split where it has one)")
     classify.add_argument("--out", help="write predictions to this CSV file")
+
+    report = commands.add_parser("report", help="a self-contained HTML page of a run (curves, samples, warnings, "
+                                 "evaluations), or of several runs side by side", allow_abbrev=False)
+    report.add_argument("runs", nargs="+", help="run folder(s)")
+    report.add_argument("--out", help="the .html file (default: RUN/report.html; required for several runs)")
 
     commands.add_parser("list", help="families, data sets, recipes and nets")
     return parser
@@ -142,6 +152,8 @@ def command_sample(args: argparse.Namespace, dotted: Overrides) -> int:
         raise GanforgeError(f"'ganforge sample' takes no config keys (got {next(iter(dotted))})")
     run = Run(args.run)
     apply_threads(choose_threads(coerce("train.threads", args.threads), convolutional=run.spec.kind == "image"))
+    if args.interpolate is not None:
+        return _sample_walk(run, args)
     fmt = args.format or (Path(args.out).suffix.lstrip(".") if args.out else "png")
     if fmt not in ("png", "npy"):
         raise GanforgeError(f"output '{args.out}' has suffix '.{fmt}'; use a .png or .npy file, or pass --format")
@@ -157,14 +169,49 @@ def command_sample(args: argparse.Namespace, dotted: Overrides) -> int:
     if args.out and not out.parent.exists():
         out.parent.mkdir(parents=True)
         print(f"created folder {out.parent}")
+    caption = _caption(run) if args.caption else ""
     if fmt == "npy":
         save_array(samples, out)
     elif run.spec.kind == "image":
-        save_png(image_grid(samples, columns=columns), out)
+        save_png(image_grid(samples, columns=columns, caption=caption), out)
     else:
-        save_png(scatter_plot(samples), out)
+        save_png(scatter_plot(samples, caption=caption), out)
     what = f" of class {run.spec.class_names[run.class_index(args.label)]}" if args.label is not None else ""
     print(f"wrote {n} samples{what} to {out}")
+    return 0
+
+
+def _caption(run: Run) -> str:
+    return f"step {run.step} · {run.config.model.family} · {run.config.data.source}"
+
+
+def _sample_walk(run: Run, args: argparse.Namespace) -> int:
+    from ganforge.apps.walk import latent_walk, save_walk
+
+    out = Path(args.out) if args.out else run.dir.samples / f"walk-seed{args.seed}.gif"
+    if out.suffix.lower() not in (".gif", ".png"):
+        raise GanforgeError(f"output '{out}' has suffix '{out.suffix}'; a latent walk is written as .gif (animated) "
+                            "or .png (a strip)")
+    if args.format is not None:
+        raise GanforgeError("--format applies to samples; a latent walk's format follows --out (.gif or .png)")
+    frames = latent_walk(run, args.interpolate, args.frames, args.n, args.seed, args.label,
+                         closed=out.suffix.lower() == ".gif")
+    if not out.parent.exists():
+        out.parent.mkdir(parents=True)
+        print(f"created folder {out.parent}")
+    save_walk(frames, out, _caption(run) if args.caption else "")
+    print(f"wrote a latent walk of {frames.shape[1]} samples through {args.interpolate} key latents "
+          f"({frames.shape[0]} frames) to {out}")
+    return 0
+
+
+def command_report(args: argparse.Namespace, dotted: Overrides) -> int:
+    from ganforge.apps.report import write_report
+
+    if dotted:
+        raise GanforgeError(f"'ganforge report' takes no config keys (got {next(iter(dotted))})")
+    path = write_report(args.runs, args.out)
+    print(path)
     return 0
 
 
@@ -249,7 +296,7 @@ def command_list(args: argparse.Namespace, dotted: Overrides) -> int:
 
 
 COMMANDS = {"train": command_train, "resume": command_resume, "sample": command_sample, "eval": command_eval,
-            "classify": command_classify, "list": command_list}
+            "classify": command_classify, "report": command_report, "list": command_list}
 
 
 def main(argv: list[str] | None = None) -> int:

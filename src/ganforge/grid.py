@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
 from ganforge.atomic import write_atomic
 
 
-def image_grid(images: Tensor, columns: int | None = None, padding: int = 2) -> Image.Image:
-    """(N, C, H, W) floats in [0, 1] to one PIL image, `columns` per row (default: square-ish)."""
+def image_grid(images: Tensor, columns: int | None = None, padding: int = 2, caption: str = "") -> Image.Image:
+    """(N, C, H, W) floats in [0, 1] to one PIL image, `columns` per row (default: square-ish), under an optional
+    caption line."""
     n, channels, height, width = images.shape
     columns = columns or math.ceil(math.sqrt(n))
     rows = math.ceil(n / columns)
@@ -25,28 +27,29 @@ def image_grid(images: Tensor, columns: int | None = None, padding: int = 2) -> 
         top = padding + (i // columns) * (height + padding)
         left = padding + (i % columns) * (width + padding)
         canvas[:, top : top + height, left : left + width] = pixels[i]
-    return Image.fromarray(canvas[0], "L") if channels == 1 else Image.fromarray(canvas.transpose(1, 2, 0), "RGB")
+    grid = Image.fromarray(canvas[0], "L") if channels == 1 else Image.fromarray(canvas.transpose(1, 2, 0), "RGB")
+    return add_caption(grid, caption)
 
 
-def scatter_plot(points: Tensor, reference: Tensor | None = None, size: int = 512) -> Image.Image:
-    """2-D points (first two coordinates) in blue over reference points in grey, axes scaled to fit both."""
+def scatter_plot(points: Tensor, reference: Tensor | None = None, size: int = 512, caption: str = "") -> Image.Image:
+    """2-D points (first two coordinates) over the real data, drawn with matplotlib: axes, the real points in a
+    second colour, a legend, and an optional caption (step, family, data)."""
+    from ganforge.plots import scatter_png
+
     fake = points.detach().float().cpu().numpy()[:, :2]
-    everything = fake if reference is None else np.concatenate([fake, reference.float().cpu().numpy()[:, :2]])
-    finite = everything[np.isfinite(everything).all(axis=1)]
-    low, high = (finite.min(0), finite.max(0)) if len(finite) else (np.zeros(2), np.ones(2))
-    span = float(max(high - low)) * 1.1 or 1.0
-    centre = (low + high) / 2
-    canvas = Image.new("RGB", (size, size), "white")
-    draw = ImageDraw.Draw(canvas)
+    real = None if reference is None else reference.detach().float().cpu().numpy()[:, :2]
+    return Image.open(io.BytesIO(scatter_png(fake, real, caption, size))).convert("RGB")
 
-    def to_pixels(xy: np.ndarray) -> np.ndarray:
-        return ((xy - centre) / span + 0.5) * (size - 1) * np.array([1, -1]) + np.array([0, size - 1])
 
-    if reference is not None:
-        for x, y in to_pixels(reference.float().cpu().numpy()[:, :2]):
-            draw.point((x, y), fill=(170, 170, 170))
-    for x, y in to_pixels(fake[np.isfinite(fake).all(axis=1)]):
-        draw.ellipse((x - 1.5, y - 1.5, x + 1.5, y + 1.5), fill=(31, 119, 180))
+def add_caption(image: Image.Image, caption: str) -> Image.Image:
+    """The image with one line of text above it (e.g. "step 2000 · dcgan · mnist")."""
+    if not caption:
+        return image
+    font = ImageFont.load_default()
+    height = 14
+    canvas = Image.new(image.mode, (max(image.width, 8 * len(caption)), image.height + height), "white")
+    canvas.paste(image, (0, height))
+    ImageDraw.Draw(canvas).text((2, 1), caption, fill="black" if image.mode == "RGB" else 0, font=font)
     return canvas
 
 

@@ -105,6 +105,12 @@ class Run:
             raise ConfigError(f"conditions have shape {tuple(conditions.shape)}; expected ({n}, {condition['dim']})")
         return conditions
 
+    @property
+    def latent(self) -> dict[str, Any]:
+        """G's noise: {"dim": D, "dist": "normal" | "uniform"}."""
+        self._load()
+        return dict(self._meta["latent"])
+
     @torch.no_grad()
     def sample(self, n: int, seed: int = 0, device: str = "cpu", raw: bool = False,
                labels: int | str | Sequence[int | str] | None = None, conditions: Tensor | None = None) -> Tensor:
@@ -115,11 +121,23 @@ class Run:
         """
         if n < 1:
             raise ConfigError(f"number of samples must be at least 1, got {n}")
+        latent = self.latent
+        z = sample_latent(n, latent["dim"], latent["dist"], "cpu", torch.Generator().manual_seed(seed))
+        return self.sample_latents(z, device=device, raw=raw, labels=labels, conditions=conditions)
+
+    @torch.no_grad()
+    def sample_latents(self, z: Tensor, device: str = "cpu", raw: bool = False,
+                       labels: int | str | Sequence[int | str] | None = None,
+                       conditions: Tensor | None = None) -> Tensor:
+        """G's samples for given latents z, shaped (n, latent dim) (a latent walk's frames); as `sample` otherwise."""
+        latent = self.latent
+        if z.ndim != 2 or z.shape[1] != latent["dim"]:
+            raise ConfigError(f"latents have shape {tuple(z.shape)}; expected (n, {latent['dim']})")
+        n = len(z)
         device = str(resolve_device(device, option="--device"))
         net = self._load().to(device)
         condition: Condition = (self._labels(n, labels), self._vectors(n, conditions))
-        latent = self._meta["latent"]
-        z = sample_latent(n, latent["dim"], latent["dist"], device, torch.Generator().manual_seed(seed))
+        z = z.to(device)
         out = torch.cat([call_generator(net, z[i : i + 256], chunk(condition, i, i + 256, device))
                          for i in range(0, n, 256)])
         return out.cpu() if raw else self.spec.decode(out).cpu()

@@ -254,6 +254,8 @@ class Trainer:
         if step % train.log_every == 0 or last:
             record = logger.summarize(step)
             record["threads"] = self.threads
+            for name, optimizer in self.optimizers.items():  # the rates of the step just taken (schedules, resumes)
+                record[f"lr/{name}"] = float(optimizer.param_groups[0]["lr"])
             found = []
             if self.diagnostics is not None:
                 found = self.diagnostics.observe(record, self._diagnostic_samples())
@@ -339,12 +341,13 @@ class Trainer:
 
     def save_sample_grid(self, path: Path) -> None:
         samples = self.generate(self.fixed_latent, self.fixed_condition)
+        caption = f"step {self.step} · {self.config.model.family} · {self.data.spec.name}"
         if self.data.spec.kind == "image":
             columns = GRID_COLUMNS if self.fixed_condition[0] is not None else None  # a row per class
-            picture = image_grid(samples, columns=columns)
+            picture = image_grid(samples, columns=columns, caption=caption)
         else:
             reference = self.data.spec.decode(self.data.x[:SCATTER_POINTS])
-            picture = scatter_plot(samples, reference)
+            picture = scatter_plot(samples, reference, caption=caption)
         save_png(picture, path)
         if self.sink is not None:
             self.sink.image("samples", picture, self.step)
