@@ -12,6 +12,7 @@ from torch import Tensor
 from ganforge.errors import ConfigError
 from ganforge.metrics.features import Extracted, FeatureExtractor, get_extractor
 from ganforge.metrics.fid import fid_from_features
+from ganforge.metrics.image_quality import mean_psnr, mean_ssim, psnr, rgb_to_y, ssim
 from ganforge.metrics.inception_score import inception_score_from_probs
 from ganforge.metrics.kid import kid_from_features
 from ganforge.metrics.modes import ModeCoverage, mode_coverage
@@ -19,8 +20,8 @@ from ganforge.metrics.prdc import density_coverage as _density_coverage
 from ganforge.metrics.prdc import precision_recall as _precision_recall
 from ganforge.metrics.sources import Source, resolve_source
 
-__all__ = ["ModeCoverage", "density_coverage", "features_of", "fid", "inception_score", "kid", "mode_coverage",
-           "precision_recall"]
+__all__ = ["ModeCoverage", "density_coverage", "features_of", "fid", "inception_score", "kid", "mean_psnr",
+           "mean_ssim", "mode_coverage", "precision_recall", "psnr", "rgb_to_y", "ssim"]
 
 
 def features_of(source: Source, features: str | FeatureExtractor = "inception", n: int | None = None,
