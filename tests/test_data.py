@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,9 +11,12 @@ import pytest
 import torch
 
 from ganforge.config import DataConfig
-from ganforge.data import EpochSampler, load_data, source_kind
+from ganforge.data import BUILTIN, EpochSampler, load_data, source_kind
+from ganforge.data.spec import SPEC_SCHEMA
+from ganforge.data.splits import split_by_item
 from ganforge.data.toy import TOY_MIXTURES
 from ganforge.errors import DataError
+from ganforge.schema import validate
 
 from conftest import write_image
 
@@ -174,3 +179,22 @@ def test_stacked_mnist_has_a_real_digit_per_channel_and_1000_modes() -> None:
     for channel, digit in enumerate((label // 100, label // 10 % 10, label % 10)):
         matches = (digits.x[:, 0] == stacked.x[0, channel]).flatten(1).all(dim=1)
         assert digits.y[matches].tolist()[0] == digit
+
+
+@pytest.mark.parametrize("name", list(BUILTIN))
+def test_every_builtin_source_loads_with_a_spec_that_validates(name: str) -> None:
+    if name in ("faces", "photos") and importlib.util.find_spec("skimage") is None:
+        pytest.skip("scikit-image is not installed (pip install 'ganforge[photos]')")
+    data = load_data(DataConfig(source=name, max_samples=16))
+    assert len(data) == 16 and data.spec.shape == tuple(data.x.shape[1:]) and source_kind(name) == data.spec.kind
+    raw = json.loads(json.dumps(data.spec.to_dict()))  # as generator.json holds it
+    validate(raw, SPEC_SCHEMA, Path("generator.json"), "re-export it")
+    assert data.source is None and not data.spec.image_conditioned
+
+
+def test_split_by_item_and_the_sets_that_have_a_split(tmp_path: Path) -> None:
+    train, test = split_by_item(torch.arange(10).repeat(2), 3)
+    assert sorted(set((torch.arange(10).repeat(2)[test]).tolist())) == [2, 5, 8] and len(train) + len(test) == 20
+    write_image(tmp_path / "a.png", (8, 8))
+    with pytest.raises(DataError, match=r"fixed held-out split \(mnist, digits, photos, faces\)"):
+        load_data(DataConfig(source=str(tmp_path), split="test"))

@@ -28,6 +28,14 @@ class DataConfig:
     labels: str = "class"            # class (y) | onehot (the class as a float vector c) | digits | none
     labelled: int = 0                # semi-supervised: keep this many labels per class, hide the rest; 0 = all
     labelled_seed: int = 0           # which labels data.labelled keeps
+    pairs: str = "none"              # (input, target) pairs for an image-conditioned G, made from each image: none |
+                                     # downscaleK (K 2, 4, 8: super-resolution) | edges | grey (colourisation) |
+                                     # noiseS (0 < S <= 1: denoising) | blurS (S > 0 px) | maskP (0 < P < 100:
+                                     # inpainting); the input is the batch key "source" (docs/data.md)
+    pairs_seed: int = 0              # draws the random pairs (noise, mask) once per sample, so a run, its resume and
+                                     # an evaluation see the same pairs
+    target: str = ""                 # paired folders (pix2pix): a folder of target images, matched by file name to
+                                     # the input images in data.source; "" = none
 
 
 @dataclass(frozen=True)
@@ -295,6 +303,7 @@ def validate(config: Config) -> None:
                           "to keep per class (0 keeps them all)")
     if config.data.channels not in (None, 1, 3):
         raise ConfigError(f"config key 'data.channels' got {config.data.channels!r}; expected 1 or 3")
+    _validate_pairs(config.data)
     res = config.data.resolution
     if res is not None and not 8 <= res <= 256:
         raise ConfigError(f"config key 'data.resolution' got {res!r}; expected a side of 8 to 256 px")
@@ -302,6 +311,18 @@ def validate(config: Config) -> None:
     device = config.train.device
     if not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
         raise ConfigError(f"config key 'train.device' got {device!r}; expected auto, cpu, cuda or cuda:N")
+
+
+def _validate_pairs(data: DataConfig) -> None:
+    from ganforge.data.pairs import parse_pairs  # here, not at the top: ganforge.data imports this module
+
+    parse_pairs(data.pairs)
+    if data.pairs_seed < 0:
+        raise ConfigError(f"config key 'data.pairs_seed' got {data.pairs_seed!r}; expected 0 or more")
+    if data.target and data.pairs != "none":
+        raise ConfigError(f"config keys 'data.pairs' ({data.pairs!r}) and 'data.target' ({data.target!r}) both say "
+                          "where the input images come from; use data.pairs to make inputs from each image, or "
+                          "data.target for a second folder of paired images, not both")
 
 
 def read_toml(path: str | Path) -> Overrides:

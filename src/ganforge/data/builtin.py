@@ -4,19 +4,30 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
+import zlib
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from ganforge.errors import DataError
 
 
-def _package_dir(package: str, purpose: str) -> Path:
+def _package_dir(package: str, purpose: str, install: str | None = None) -> Path:
+    """The folder of an installed package, found without importing it."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise DataError(f"data set '{purpose}' needs the Python package '{package}'; install it with "
-                        f"'pip install {package}'")
+                        f"'pip install {install or package}'")
     return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _package_file(package: str, relative: str, purpose: str, install: str) -> Path:
+    path = _package_dir(package, purpose, install) / relative
+    if not path.is_file():
+        raise DataError(f"data set '{purpose}': the file '{path}' of package '{package}' is missing; reinstall it "
+                        f"with 'pip install --force-reinstall {install}'")
+    return path
 
 
 def mnist_digits() -> tuple[np.ndarray, np.ndarray]:
@@ -59,3 +70,56 @@ def sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
     table = np.loadtxt(path, delimiter=",", dtype=np.float32)
     images = np.round(table[:, :-1] * (255.0 / 16.0)).reshape(-1, 8, 8).astype(np.uint8)
     return images, table[:, -1].astype(np.int64)
+
+
+SKIMAGE = "'ganforge[photos]'"  # pip's name for scikit-image, with the extra that pins it
+FACES = 100  # lfw_subset.npy holds 100 faces, then 100 non-faces (background crops of the same photographs)
+
+
+def lfw_faces() -> np.ndarray:
+    """scikit-image's 100 LFW face crops (Huang et al. 2012), read from the wheel's data folder (nothing fetched):
+    uint8 (100, 25, 25). The file stores floats k/255; the non-faces that follow the faces are left out."""
+    path = _package_file("skimage", "data/lfw_subset.npy", "faces", SKIMAGE)
+    faces = np.load(path, allow_pickle=False)[:FACES]
+    return np.round(faces * 255.0).astype(np.uint8)
+
+
+# The natural RGB photographs shipped inside the scikit-image and scikit-learn wheels (licences in docs/data.md).
+# Grey ones (camera, moon, ...) are left out; so are microscopy (ihc), medical (retina) and the stereo motorcycle
+# (its licence is not stated).
+PHOTOS: dict[str, tuple[str, str]] = {
+    "astronaut": ("skimage", "data/astronaut.png"),
+    "chelsea": ("skimage", "data/chelsea.png"),
+    "china": ("sklearn", "datasets/images/china.jpg"),
+    "coffee": ("skimage", "data/coffee.png"),
+    "flower": ("sklearn", "datasets/images/flower.jpg"),
+    "hubble_deep_field": ("skimage", "data/hubble_deep_field.jpg"),
+    "rocket": ("skimage", "data/rocket.jpg"),
+}
+CROPS_PER_PHOTO = 64
+PHOTO_CROP_SEED = 96
+PHOTO_RESOLUTION = 96  # SRGAN's high-resolution crop size
+
+
+def natural_photos(resolution: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Fixed random crops of the photographs, at their own pixel scale: uint8 (7 * 64, 3, R, R) and the photo each
+    crop comes from (its index in sorted names). Crop k of every photo comes before crop k + 1 of any, so
+    data.max_samples keeps all photos. Offsets are drawn from a seed of (PHOTO_CROP_SEED, the photo's name)."""
+    side = resolution or PHOTO_RESOLUTION
+    crops = []
+    for name in sorted(PHOTOS):
+        package, relative = PHOTOS[name]
+        path = _package_file(package, relative, "photos", SKIMAGE if package == "skimage" else "scikit-learn")
+        with Image.open(path) as opened:
+            image = np.asarray(opened.convert("RGB")).transpose(2, 0, 1)
+        height, width = image.shape[1:]
+        if min(height, width) < side:
+            raise DataError(f"data set 'photos': '{name}' is {height}x{width} px, smaller than the crops of "
+                            f"data.resolution {side}; use a resolution of at most {min(height, width)}")
+        rng = np.random.default_rng([PHOTO_CROP_SEED, zlib.crc32(name.encode())])
+        tops = rng.integers(0, height - side + 1, CROPS_PER_PHOTO)
+        lefts = rng.integers(0, width - side + 1, CROPS_PER_PHOTO)
+        crops.append(np.stack([image[:, t : t + side, u : u + side] for t, u in zip(tops, lefts, strict=True)]))
+    stacked = np.stack(crops, axis=1)  # (crops, photos, 3, R, R): round-robin over the photos
+    photo = np.tile(np.arange(len(PHOTOS)), CROPS_PER_PHOTO)
+    return np.ascontiguousarray(stacked.reshape(-1, 3, side, side)), photo

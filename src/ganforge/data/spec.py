@@ -29,11 +29,19 @@ class DataSpec:
     captions: tuple[str, ...] = field(default=(), repr=False)  # text-conditioned data, if any
     condition_dim: int = 0             # width of a float condition vector per sample (batch key "c"); 0 = none
     labelled: int = 0                  # semi-supervised: labels kept per class (the rest are -1); 0 = all
+    pairs: str = ""                    # image-conditioned data: data.pairs (e.g. "downscale4"), "target" for paired
+                                       # folders, "" = none; the input image is the batch key "source"
+    source_shape: tuple[int, ...] = ()  # shape of one input image (batch key "source"), e.g. (1, 7, 7); () = none
 
     @property
     def conditional(self) -> bool:
         """Whether samples come with something to condition on: a class (y) or a vector (c)."""
         return self.num_classes > 0 or self.condition_dim > 0
+
+    @property
+    def image_conditioned(self) -> bool:
+        """Whether each sample comes with an input image (batch key "source") for G to translate."""
+        return bool(self.source_shape)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,10 +67,12 @@ class DataSpec:
 
 class TensorData:
     """Samples in memory: uint8 images (encoded to [-1, 1] per batch) or float32 vectors, with optional class
-    labels `y` (int64; -1 where data.labelled hid a label) and condition vectors `c` (float32)."""
+    labels `y` (int64; -1 where data.labelled hid a label), condition vectors `c` (float32) and input images
+    `source` (uint8 (N, C_in, h, w), row i derived from or paired with x[i]; encoded to [-1, 1] like x)."""
 
-    def __init__(self, x: Tensor, y: Tensor | None, spec: DataSpec, c: Tensor | None = None) -> None:
-        self.x, self.y, self.spec, self.c = x, y, spec, c
+    def __init__(self, x: Tensor, y: Tensor | None, spec: DataSpec, c: Tensor | None = None,
+                 source: Tensor | None = None) -> None:
+        self.x, self.y, self.spec, self.c, self.source = x, y, spec, c, source
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -70,7 +80,8 @@ class TensorData:
     def to(self, device: torch.device) -> TensorData:
         """The same samples held on `device` (a GPU run keeps them there: no host copy per step)."""
         return TensorData(self.x.to(device), None if self.y is None else self.y.to(device), self.spec,
-                          None if self.c is None else self.c.to(device))
+                          None if self.c is None else self.c.to(device),
+                          None if self.source is None else self.source.to(device))
 
     def batch(self, indices: Tensor, device: torch.device) -> dict[str, Tensor]:
         x = self.x[indices].to(device, non_blocking=True)
@@ -80,6 +91,8 @@ class TensorData:
             out["y"] = self.y[indices].to(device, non_blocking=True)
         if self.c is not None:
             out["c"] = self.c[indices].to(device, non_blocking=True)
+        if self.source is not None:
+            out["source"] = self.source[indices].to(device, non_blocking=True).float().div_(127.5).sub_(1.0)
         return out
 
 
@@ -122,7 +135,8 @@ SPEC_SCHEMA = Fields(
     required={"name": Str(), "kind": Choice("image", "vector"), "shape": ListOf(Int(1))},
     optional={"num_samples": Int(0), "num_classes": Int(0), "class_names": ListOf(Str()), "shift": ListOf(Float()),
               "scale": ListOf(Float()), "modes": ListOf(ListOf(Float())), "mode_std": Float(),
-              "captions": ListOf(Str()), "condition_dim": Int(0), "labelled": Int(0)},
+              "captions": ListOf(Str()), "condition_dim": Int(0), "labelled": Int(0), "pairs": Str(),
+              "source_shape": ListOf(Int(1))},
 )
 
 

@@ -1,5 +1,5 @@
-"""Fixed held-out splits of labelled data: the same digits are held out by the MNIST classifier, `data.split`
-and the semi-supervised benchmark, so "held out" means one thing across ganforge."""
+"""Fixed held-out splits: the same digits are held out by the MNIST classifier, `data.split` and the semi-supervised
+benchmark, so "held out" means one thing across ganforge; unlabelled built-in sets hold out whole items (photos)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from ganforge.errors import DataError
 # classifier's: 400 of each digit train it, 100 are held out.
 HELD_OUT_PER_CLASS = {"mnist": 100, "digits": 30}
 SPLIT_SEED = 0
+# Built-in unlabelled sets split by item: every k-th item is held out (photos: by photograph, in sorted names, so
+# that no crop of a held-out photo is trained on; faces: by face, in file order).
+HELD_OUT_EVERY = {"photos": 3, "faces": 4}
 
 
 def stratified_split(labels: Tensor, held_out_per_class: int, seed: int) -> tuple[Tensor, Tensor]:
@@ -40,13 +43,24 @@ def effective_split(source: str, split: str, labelled: int) -> str:
     return "train" if labelled and source in HELD_OUT_PER_CLASS else "all"
 
 
-def split_indices(source: str, labels: Tensor | None, split: str) -> Tensor | None:
-    """Indices of `split` ('train' or 'test') of a built-in labelled set; None for 'all'."""
+def split_by_item(items: Tensor, every: int) -> tuple[Tensor, Tensor]:
+    """Indices (train, held_out): samples of items every-1, 2 * every-1, ... (0-based) are held out."""
+    held = items % every == every - 1
+    return (~held).nonzero().squeeze(1), held.nonzero().squeeze(1)
+
+
+def split_indices(source: str, labels: Tensor | None, split: str, items: Tensor | None = None) -> Tensor | None:
+    """Indices of `split` ('train' or 'test') of a built-in set with a fixed split; None for 'all'. `items` names
+    the item each sample comes from, for sets split by item (HELD_OUT_EVERY)."""
     if split == "all":
         return None
+    if source in HELD_OUT_EVERY and items is not None:
+        train, test = split_by_item(items, HELD_OUT_EVERY[source])
+        return train if split == "train" else test
     if source not in HELD_OUT_PER_CLASS or labels is None:
         raise DataError(f"data.split '{split}' needs a data set with a fixed held-out split "
-                        f"({', '.join(HELD_OUT_PER_CLASS)}); '{source}' has none: use --data.split all")
+                        f"({', '.join([*HELD_OUT_PER_CLASS, *HELD_OUT_EVERY])}); '{source}' has none: "
+                        "use --data.split all")
     train, test = stratified_split(labels, HELD_OUT_PER_CLASS[source], SPLIT_SEED)
     return train if split == "train" else test
 
