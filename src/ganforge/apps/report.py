@@ -26,6 +26,7 @@ from ganforge.train.rundir import RunDir
 
 MAX_GRIDS = 40            # sample grids embedded per run (evenly spaced over the run, the last always)
 GRID_NAME = re.compile(r"step-(\d+)\.png$")
+HISTOGRAM_BIN = re.compile(r"/class_\d+$")  # a class histogram's bins: in the evaluation table, not one chart each
 CHART_GROUPS: tuple[tuple[str, str, re.Pattern[str], bool], ...] = (
     # (title, y label, which record keys, log scale)
     ("Losses", "loss", re.compile(r"^(D\d*|G)/loss$"), False),
@@ -112,7 +113,7 @@ def _charts(runs: list[RunRecords], prefix: str) -> list[Chart]:
     charts: list[Chart] = []
     groups: list[tuple[str, str, list[str] | re.Pattern[str], bool]] = list(CHART_GROUPS)
     eval_keys = sorted({k for run in runs for r in run.evaluations for k in r if k.startswith("eval/")
-                        and not k.endswith("_std")})
+                        and not k.endswith("_std") and not HISTOGRAM_BIN.search(k)})
     for key in eval_keys:
         groups.append((f"Evaluation during training: {key[5:]}", key[5:], [key], False))
     for index, (title, ylabel, keys, log_y) in enumerate(groups):
@@ -244,7 +245,7 @@ color:#222;padding:0 16px}h1{font-size:1.5em}h2{border-bottom:1px solid #ddd;pad
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;font-size:.9em;text-align:left}
 .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:12px}
 .charts figure{margin:0;border:1px solid #eee;padding:4px}.charts svg{width:100%;height:auto}
-.runs{display:flex;flex-wrap:wrap;gap:24px}.slider img{image-rendering:pixelated;max-width:100%;min-width:256px}
+.runs{display:flex;flex-wrap:wrap;gap:24px}.slider img{image-rendering:pixelated;max-width:100%;min-width:384px}
 pre{background:#f6f6f6;padding:8px;overflow:auto;font-size:.85em}
 """
 
@@ -281,8 +282,7 @@ SCRIPT = """
 
 def _chart_figure(chart: Chart) -> str:
     points = json.dumps({f"{chart.chart_id}-s{k}": s.finite_points for k, s in enumerate(chart.series)})
-    return (f'<figure class="chart" id="{chart.chart_id}" data-points="{_e(points)}">{chart_svg(chart)}'
-            f"<figcaption>{_e(chart.title)}</figcaption></figure>")
+    return f'<figure class="chart" id="{chart.chart_id}" data-points="{_e(points)}">{chart_svg(chart)}</figure>'
 
 
 def render(runs: list[RunRecords]) -> str:
