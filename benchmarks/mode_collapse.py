@@ -8,6 +8,7 @@ Published rows (PacGAN Table 1 and 3) are printed beside ours.
     python benchmarks/mode_collapse.py --data ring,grid --seeds 10 --workers 2
     python benchmarks/mode_collapse.py --data stacked-mnist --seeds 2 --steps 3000
     python benchmarks/mode_collapse.py --data stacked-mnist --rows DCGAN --seeds 1 --steps 60000 --score-every 10000
+    python benchmarks/mode_collapse.py --data stacked-mnist --rows DCGAN --seeds 1 --first-seed 1  # seed 1 alone
     python benchmarks/mode_collapse.py --data stacked-mnist --rows recommended --seeds 1 --steps 80000 \
         --score-every 10000 --keep-runs runs/bench                 # keeps every stage's checkpoint
     python benchmarks/mode_collapse.py --data stacked-mnist --score-run runs/branch   # score one run folder
@@ -188,6 +189,7 @@ def main() -> None:
     parser.add_argument("--data", default="ring,grid", help="comma list of ring, grid, stacked-mnist")
     parser.add_argument("--rows", default="all", help="comma list of row names (default: all)")
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--first-seed", type=int, default=0, help="the first seed (to split seeds over processes)")
     parser.add_argument("--steps", type=int, default=4000)
     parser.add_argument("--workers", type=int, default=1, help="processes running seeds side by side")
     parser.add_argument("--score-every", type=int, default=0,
@@ -218,7 +220,7 @@ def main() -> None:
         # Every (row, seed) of this data set goes to the pool at once, so workers never idle between rows.
         threads = 1 if args.workers > 1 else torch.get_num_threads()
         jobs = {row: [(data, row, args.steps, seed, threads, args.score_every, args.keep_runs)
-                      for seed in range(args.seeds)] for row in rows}
+                      for seed in range(args.first_seed, args.first_seed + args.seeds)] for row in rows}
         with ProcessPoolExecutor(args.workers) if args.workers > 1 else contextlib.nullcontext() as pool:
             futures = {row: [pool.submit(one_run, *job) for job in jobs[row]] for row in rows} if pool else {}
             for row in rows:
