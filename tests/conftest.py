@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 TINY: dict[str, Any] = {
@@ -29,6 +30,24 @@ TINY: dict[str, Any] = {
 def tiny(**overrides: Any) -> dict[str, Any]:
     """TINY with dotted overrides written as data__source='ring'."""
     return {**TINY, **{k.replace("__", "."): v for k, v in overrides.items()}}
+
+
+def family_data(name: str) -> dict[str, Any]:
+    """What a registry-parametrised test adds for family `name` beyond a plain image source: an image-to-image
+    family (pix2pix) needs (input, target) pairs."""
+    from ganforge.families import FAMILIES
+
+    return {"data.pairs": "noise0.3"} if FAMILIES[name].image_conditioned else {}
+
+
+def draw(run: Any, n: int, seed: int = 0) -> Any:
+    """n outputs of a run: samples from noise, or an image-to-image run's translations of its first n inputs."""
+    if not run.image_conditioned:
+        return run.sample(n, seed=seed)
+    from ganforge.data import load_data
+
+    data = load_data(run.config.data)
+    return run.translate(data.spec.decode(data.batch(torch.arange(n), torch.device("cpu"))["source"]))
 
 
 @pytest.fixture(scope="session", autouse=True)

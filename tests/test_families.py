@@ -16,14 +16,14 @@ from ganforge.nets.dcgan import discriminator_plan
 from ganforge.nets.layers import MinibatchStd
 from ganforge.recipes import resolve
 
-from conftest import tiny
+from conftest import draw, family_data, tiny
 
 IMAGE_FAMILIES = list(FAMILIES)
 VECTOR_FAMILIES = [name for name, family in FAMILIES.items() if "vector" in family.archs]
 
 
 def build(name: str, **overrides: object):
-    config = resolve(tiny(model__family=name, **overrides))
+    config = resolve({**tiny(model__family=name, **overrides), **family_data(name)})
     data = load_data(config.data)
     return FAMILIES[name](config, data.spec), data
 
@@ -50,9 +50,9 @@ def test_each_phase_loss_reaches_only_its_own_net(name: str) -> None:
 @pytest.mark.parametrize("resolution", [8, 28])
 @pytest.mark.parametrize("name", IMAGE_FAMILIES)
 def test_family_trains_on_images_at_two_resolutions(name: str, resolution: int, tmp_path: Path) -> None:
-    run = ganforge.train(tiny(model__family=name, data__source="mnist", data__resolution=resolution,
-                              data__max_samples=64, train__steps=10), out=tmp_path / "run")
-    samples = run.sample(4, seed=0)
+    run = ganforge.train({**tiny(model__family=name, data__source="mnist", data__resolution=resolution,
+                                 data__max_samples=64, train__steps=10), **family_data(name)}, out=tmp_path / "run")
+    samples = draw(run, 4)
     assert samples.shape == (4, 1, resolution, resolution)
     assert samples.min() >= 0.0 and samples.max() <= 1.0
     records = [r for r in run.metrics() if "D/loss" in r]
@@ -70,10 +70,10 @@ def test_family_trains_on_points_and_round_trips(name: str, tmp_path: Path) -> N
 
 @pytest.mark.parametrize("name", IMAGE_FAMILIES)
 def test_same_seed_same_weights(name: str, tmp_path: Path) -> None:
-    config = tiny(model__family=name, data__source="digits", train__steps=6, train__seed=3)
-    a = ganforge.train(config, out=tmp_path / "a").sample(8, seed=1)
-    b = ganforge.train(config, out=tmp_path / "b").sample(8, seed=1)
-    c = ganforge.train({**config, "train.seed": 4}, out=tmp_path / "c").sample(8, seed=1)
+    config = {**tiny(model__family=name, data__source="digits", train__steps=6, train__seed=3), **family_data(name)}
+    a = draw(ganforge.train(config, out=tmp_path / "a"), 8, seed=1)
+    b = draw(ganforge.train(config, out=tmp_path / "b"), 8, seed=1)
+    c = draw(ganforge.train({**config, "train.seed": 4}, out=tmp_path / "c"), 8, seed=1)
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 

@@ -189,6 +189,8 @@ def test_divergence_stops_every_family_without_a_non_finite_tensor_on_disk(
     out = tmp_path / "run"
     data = ["--data", "digits", "--model.arch", "dcgan", "--data.max_samples", "64"] \
         if family == "dcgan" else ["--data", "ring"]
+    if FAMILIES[family].image_conditioned:
+        data = ["--data", "digits", "--data.max_samples", "64", "--data.pairs", "noise0.3"]
     code, _, err = run_cli(["train", "--family", family, *data, "--out", out, *TINY_ARGS, "--train.steps", "60",
                             "--train.checkpoint_every", "1", "--train.lr_d", "1e6", "--train.lr_g", "1e6"], capsys)
     assert_one_line_error(code, err, "at step", "training stopped", "lower train.lr_d")

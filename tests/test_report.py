@@ -17,7 +17,7 @@ from ganforge.apps.report import MAX_GRIDS, write_report
 from ganforge.cli import main
 from ganforge.families import FAMILIES
 
-from conftest import tiny
+from conftest import family_data, tiny
 
 RUN_SETTINGS = {"train__steps": 6, "train__log_every": 2, "train__sample_every": 2, "train__checkpoint_every": 6}
 
@@ -26,7 +26,8 @@ def train_run(root: Path, family: str, source: str, **extra: object) -> Path:
     settings = {**RUN_SETTINGS, **extra}
     if family == "sgan":
         settings["data__labelled"] = 2
-    ganforge.train(tiny(model__family=family, data__source=source, data__max_samples=80, **settings), out=root)
+    ganforge.train({**tiny(model__family=family, data__source=source, data__max_samples=80, **settings),
+                    **family_data(family)}, out=root)
     return root
 
 

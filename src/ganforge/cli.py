@@ -1,4 +1,5 @@
-"""`ganforge train|resume|sample|eval|classify|report|list`: user errors print one line and exit with status 2."""
+"""The `ganforge` commands (train, resume, sample, eval, classify, translate, report, list): user errors print one
+line and exit with status 2."""
 
 from __future__ import annotations
 
@@ -113,6 +114,16 @@ def build_parser() -> argparse.ArgumentParser:
                           "its test split where it has one)")
     classify.add_argument("--out", help="write predictions to this CSV file")
 
+    translate = commands.add_parser("translate", help="apply an image-to-image run (pix2pix) to image files",
+                                    allow_abbrev=False)
+    translate.add_argument("run", help="run folder of an image-to-image run")
+    translate.add_argument("inputs", nargs="+", help="image files, folders or globs ('photos/*.png')")
+    translate.add_argument("--out", required=True, help="output folder (same file names, .png), or one .png file")
+    translate.add_argument("--direction", choices=("a2b", "b2a"), default="a2b",
+                           help="a2b (input to target domain; the only direction of paired runs) or b2a")
+    translate.add_argument("--device", default="cpu", help="device to run G on (default cpu)")
+    translate.add_argument("--threads", default="auto", help="CPU threads: auto (the default) or N")
+
     report = commands.add_parser("report", help="a self-contained HTML page of a run (curves, samples, warnings, "
                                  "evaluations), or of several runs side by side", allow_abbrev=False)
     report.add_argument("runs", nargs="+", help="run folder(s)")
@@ -202,6 +213,26 @@ def _sample_walk(run: Run, args: argparse.Namespace) -> int:
     save_walk(frames, out, _caption(run) if args.caption else "")
     print(f"wrote a latent walk of {frames.shape[1]} samples through {args.interpolate} key latents "
           f"({frames.shape[0]} frames) to {out}")
+    return 0
+
+
+def command_translate(args: argparse.Namespace, dotted: Overrides) -> int:
+    from ganforge.apps.translate import find_inputs, translate_files
+
+    if dotted:
+        raise GanforgeError(f"'ganforge translate' takes no config keys (got {next(iter(dotted))})")
+    run = Run(args.run)
+    if not run.image_conditioned:
+        raise GanforgeError(f"run '{args.run}' draws samples from noise; translate needs an image-to-image run "
+                            "(--family pix2pix with --data.pairs or --data.target); use 'ganforge sample'")
+    if args.direction == "b2a":
+        raise GanforgeError(f"run '{args.run}' ({run.config.model.family}) learned one direction, a2b (input to "
+                            "target); b2a needs an unpaired two-way run (CycleGAN)")
+    apply_threads(choose_threads(coerce("train.threads", args.threads), convolutional=True))
+    inputs = [path for spec in args.inputs for path in find_inputs(spec)]
+    written = list(translate_files(run, inputs, Path(args.out), device=args.device))
+    print(f"translated {len(written)} image{'s' if len(written) != 1 else ''} to "
+          f"{written[0] if len(written) == 1 else args.out}")
     return 0
 
 
@@ -296,7 +327,8 @@ def command_list(args: argparse.Namespace, dotted: Overrides) -> int:
 
 
 COMMANDS = {"train": command_train, "resume": command_resume, "sample": command_sample, "eval": command_eval,
-            "classify": command_classify, "report": command_report, "list": command_list}
+            "classify": command_classify, "translate": command_translate,
+            "report": command_report, "list": command_list}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,7 +41,7 @@ class DataConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     family: str = "auto"             # GAN recipe (`ganforge list`); auto = recommended for the data
-    arch: str = "auto"               # mlp | dcgan | resnet; auto = the family's choice for the data
+    arch: str = "auto"               # mlp | dcgan | resnet | unet (pix2pix); auto = the family's choice for the data
     latent_dim: int = 100            # size of z
     latent_dist: str = "normal"      # normal | uniform (on [-1, 1])
     g_width: int = 64                # conv nets: base channels of G
@@ -78,6 +78,7 @@ class TrainConfig:
     unrolled_steps: int = 0          # unrolled D: G plays against D after k look-ahead updates (Metz et al. 2017)
     gp_weight: float = 10.0          # gradient-penalty weight (wgan-gp)
     class_weight: float = 1.0        # AC-GAN: weight of the class loss in D's and G's objectives
+    l1_weight: float = 100.0         # pix2pix: weight of G's L1 distance to the target (Isola et al. 2017: 100)
     class_loss_on_fakes: bool = False  # AC-GAN: D's class head also learns G's samples, as Odena et al. Off: such
                                      # a head learns G's own signature per class (MNIST, 1,500 steps: 25% label
                                      # accuracy with it, 82% without; BENCHMARKS.md)
@@ -123,7 +124,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "data.split": ("auto", "all", "train", "test"),
     "data.labels": ("class", "onehot", "digits", "none"),
     "model.latent_dist": ("normal", "uniform"),
-    "model.arch": ("auto", "mlp", "dcgan", "resnet"),
+    "model.arch": ("auto", "mlp", "dcgan", "resnet", "unet"),
     "model.d_norm": ("auto", "batch", "none", "spectral", "layer"),
     "model.g_loss": ("auto", "non-saturating", "minimax", "feature-matching"),
     "model.condition": ("auto", "none", "concat", "projection", "auxiliary"),
@@ -276,7 +277,7 @@ def validate(config: Config) -> None:
         raise ConfigError(f"config key 'model.d_min_px' got {config.model.d_min_px!r}; expected 2 or more (D halves "
                           "its map while it is at least this many px; 8 is the default)")
     for key in ("train.r1_gamma", "train.r2_gamma", "train.instance_noise", "train.gp_weight", "train.unrolled_steps",
-                "train.class_weight", "model.d_softmax_lambda"):
+                "train.class_weight", "train.l1_weight", "model.d_softmax_lambda"):
         if flat[key] < 0:
             raise ConfigError(f"config key '{key}' got {flat[key]!r}; expected 0 or more")
     if not 0.0 <= config.train.label_smoothing < 1.0:

@@ -47,10 +47,23 @@ def add_caption(image: Image.Image, caption: str) -> Image.Image:
         return image
     font = ImageFont.load_default()
     height = 14
-    canvas = Image.new(image.mode, (max(image.width, 8 * len(caption)), image.height + height), "white")
+    text_width = int(ImageDraw.Draw(image).textlength(caption, font=font)) + 4
+    canvas = Image.new(image.mode, (max(image.width, text_width), image.height + height), "white")
     canvas.paste(image, (0, height))
     ImageDraw.Draw(canvas).text((2, 1), caption, fill="black" if image.mode == "RGB" else 0, font=font)
     return canvas
+
+
+def side_by_side(inputs: Tensor, outputs: Tensor, targets: Tensor) -> Tensor:
+    """(input, output, target) triplets, interleaved for a grid of 3k columns: inputs brought to the outputs'
+    channels (grey repeated, colour to luma) and size (nearest, so a low-resolution input shows its pixels)."""
+    channels, size = outputs.shape[1], outputs.shape[-2:]
+    if inputs.shape[1] != channels:
+        inputs = inputs.repeat(1, channels, 1, 1) if inputs.shape[1] == 1 else \
+            (inputs * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    if inputs.shape[-2:] != size:
+        inputs = torch.nn.functional.interpolate(inputs, size=size, mode="nearest")
+    return torch.stack([inputs, outputs, targets], dim=1).flatten(0, 1)
 
 
 def save_png(image: Image.Image, path: str | Path) -> None:

@@ -106,10 +106,39 @@ class Run:
         return conditions
 
     @property
+    def image_conditioned(self) -> bool:
+        """Whether G translates input images (pix2pix and kin) instead of drawing from noise."""
+        condition = self.condition
+        return condition is not None and condition["kind"] == "image"
+
+    @property
     def latent(self) -> dict[str, Any]:
         """G's noise: {"dim": D, "dist": "normal" | "uniform"}."""
         self._load()
+        if self.image_conditioned or "latent" not in self._meta:
+            raise ConfigError(f"run '{self.dir.root}' translates images instead of drawing from noise; use "
+                              "'ganforge translate RUN IMAGES' (Run.translate)")
         return dict(self._meta["latent"])
+
+    @torch.no_grad()
+    def translate(self, images: Tensor, device: str = "cpu", batch_size: int = 16) -> Tensor:
+        """An image-conditioned run's outputs for input images (N, C, H, W) in [0, 1], any size; grey inputs of a
+        colour model are repeated to 3 channels and colour inputs of a grey model taken as luma. Outputs in [0, 1],
+        K times the input's size for a model trained on downscaleK pairs."""
+        condition = self.condition
+        if condition is None or condition["kind"] != "image":
+            raise ConfigError(f"run '{self.dir.root}' draws samples from noise; translate needs an image-to-image run "
+                              "(--family pix2pix with --data.pairs or --data.target); use 'ganforge sample'")
+        images = torch.as_tensor(images, dtype=torch.float32)
+        if images.ndim != 4:
+            raise ConfigError(f"images have shape {tuple(images.shape)}; expected (N, C, H, W) in [0, 1]")
+        if not torch.isfinite(images).all() or images.min() < 0 or images.max() > 1:
+            raise ConfigError("images must be finite and in [0, 1] (divide 8-bit images by 255)")
+        images = match_channels(images, condition["channels"])
+        device = str(resolve_device(device, option="--device"))
+        net = self._load().to(device)
+        out = [net(images[i : i + batch_size].to(device) * 2.0 - 1.0) for i in range(0, len(images), batch_size)]
+        return self.spec.decode(torch.cat(out)).cpu()
 
     @torch.no_grad()
     def sample(self, n: int, seed: int = 0, device: str = "cpu", raw: bool = False,
@@ -148,6 +177,18 @@ class Run:
 
     def __repr__(self) -> str:
         return f"Run('{self.dir.root}')"
+
+
+def match_channels(images: Tensor, channels: int) -> Tensor:
+    """Grey to colour by repeating the channel, colour to grey by ITU-R 601 luma; other counts are refused."""
+    have = images.shape[1]
+    if have == channels:
+        return images
+    if have == 1 and channels == 3:
+        return images.repeat(1, 3, 1, 1)
+    if have == 3 and channels == 1:
+        return (images * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    raise ConfigError(f"images have {have} channels; the model takes {channels} (grey and RGB are converted)")
 
 
 def _names(names: tuple[str, ...], shown: int = 12) -> str:

@@ -56,6 +56,7 @@ class Family:
     g_loss_default: ClassVar[str] = "non-saturating"
     generator_key: ClassVar[str] = "generator"  # the net that samples (and gets an EMA copy)
     condition_default: ClassVar[str] = "none"  # model.condition when 'auto'
+    image_conditioned: ClassVar[bool] = False  # G translates the batch's `source` images (no z): pix2pix, SR
     batch_multiple: int = 1                     # real batches drawn per step (several D's each take their own)
     data_shards: int = 0                        # > 0: slice k of the batch comes from shard k of the data
 

@@ -13,6 +13,7 @@ from ganforge.errors import CheckpointError
 from ganforge.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganforge.nets.mlp import MLPDiscriminator, MLPGenerator
 from ganforge.nets.resnet import ResNetDiscriminator, ResNetGenerator
+from ganforge.nets.translation import PatchDiscriminator, UNetGenerator
 
 NETS: dict[str, type[nn.Module]] = {
     "mlp_generator": MLPGenerator,
@@ -21,6 +22,8 @@ NETS: dict[str, type[nn.Module]] = {
     "dcgan_discriminator": DCGANDiscriminator,
     "resnet_generator": ResNetGenerator,
     "resnet_discriminator": ResNetDiscriminator,
+    "unet_generator": UNetGenerator,
+    "patch_discriminator": PatchDiscriminator,
 }
 
 

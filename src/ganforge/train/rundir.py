@@ -28,16 +28,18 @@ from ganforge.train.lock import LOCK_NAME, RunLock
 ARTEFACTS = ("config.toml", "checkpoints", "samples", "metrics.jsonl", "generator.safetensors", "generator.json",
              "eval", "best", "history.jsonl", "classifier.safetensors", "classifier.json", "tb")
 EXPORT_FORMAT = 1
-EXPORT_SCHEMA = Fields(
-    required={
-        "format": Choice(EXPORT_FORMAT),
-        "net": Fields({"name": Choice(*NETS), "args": MapOf()}),
-        "latent": Fields({"dim": Int(1), "dist": Choice(*LATENT_DISTRIBUTIONS)}),
-        "data": SPEC_SCHEMA,
-        "step": Int(0),
-    },
-    optional={"condition": Fields({"kind": Choice("label", "vector")}, {"num_classes": Int(1), "dim": Int(1)})},
-)
+_EXPORT_REQUIRED = {
+    "format": Choice(EXPORT_FORMAT),
+    "net": Fields({"name": Choice(*NETS), "args": MapOf()}),
+    "data": SPEC_SCHEMA,
+    "step": Int(0),
+}
+_LATENT = Fields({"dim": Int(1), "dist": Choice(*LATENT_DISTRIBUTIONS)})
+_CONDITION = Fields({"kind": Choice("label", "vector", "image")},
+                    {"num_classes": Int(1), "dim": Int(1), "channels": Int(1), "scale": Int(1)})
+EXPORT_SCHEMA = Fields(required=_EXPORT_REQUIRED, optional={"latent": _LATENT, "condition": _CONDITION})
+# A generator that draws from noise records its latent; an image-conditioned one (condition kind "image") has none.
+NOISE_GENERATOR_SCHEMA = Fields(required={**_EXPORT_REQUIRED, "latent": _LATENT}, optional={"condition": _CONDITION})
 EXPORT_FIX = "re-export it with 'ganforge resume RUN --train.steps N' (N above the run's step)"
 
 
@@ -166,7 +168,11 @@ def load_generator(run: RunDir) -> tuple[nn.Module, dict[str, Any]]:
     if not run.generator_meta.exists() or not run.generator_weights.exists():
         raise CheckpointError(f"'{run.root}' has no exported generator (generator.json + generator.safetensors); "
                               "it is written at each checkpoint, so train the run for at least checkpoint_every steps")
-    return load_net(run.root, "generator", "generator")
+    net, meta = load_net(run.root, "generator", "generator")
+    condition = meta.get("condition")
+    if not (isinstance(condition, dict) and condition.get("kind") == "image"):
+        validate(meta, NOISE_GENERATOR_SCHEMA, run.generator_meta, EXPORT_FIX)
+    return net, meta
 
 
 def load_classifier_export(run: RunDir) -> tuple[nn.Module, dict[str, Any]]:

@@ -30,7 +30,7 @@ from ganforge.data import EpochSampler, ShardedSampler, TensorData
 from ganforge.diagnostics import Diagnostics, diversity
 from ganforge.errors import DataError, StorageError, TrainingDiverged, TrainingInterrupted, describe_os_error
 from ganforge.families import Family, StepState, get_family
-from ganforge.grid import image_grid, save_png, scatter_plot
+from ganforge.grid import image_grid, save_png, scatter_plot, side_by_side
 from ganforge.threads import apply_threads, choose_threads, usable_cores
 from ganforge.train.backend import Backend
 from ganforge.train.checkpoint import list_checkpoints, prune_checkpoints, restore_checkpoint, save_checkpoint
@@ -42,6 +42,7 @@ from ganforge.train.tensorboard import ScoreProbe, TensorBoardSink, require_tens
 GRID_IMAGES = 64
 GPU_DATA_SHARE = 0.25  # data sets smaller than this share of GPU memory live on the GPU
 SCATTER_POINTS = 2000
+TRANSLATION_GRID_PAIRS, TRANSLATION_GRID_COLUMNS = 24, 4  # image-to-image grids: 24 input | output | target, 4 a row
 # An evaluator scores a sampler (n, seed) -> decoded samples; the API layer builds it from the metrics.
 Evaluator = Callable[[Callable[[int, int], Tensor], int], dict[str, Any]]
 
@@ -145,9 +146,15 @@ class Trainer:
         # Fixed noise (and conditions: a row per class) for sample grids, from a private RNG so grids never change
         # the training stream.
         self.fixed_condition = self._grid_condition()
-        count = next((len(t) for t in self.fixed_condition if t is not None),
-                     GRID_IMAGES if data.spec.kind == "image" else SCATTER_POINTS)
-        self.fixed_latent = self.family.sample_latent(count, "cpu", torch.Generator().manual_seed(train.seed + 1))
+        self.fixed_targets: Tensor | None = None
+        if self.family.image_conditioned:  # G's "noise" is the input image: fixed (input, target) pairs of the data
+            picks = torch.randperm(len(data), generator=torch.Generator().manual_seed(train.seed + 1))
+            fixed = data.batch(picks[:TRANSLATION_GRID_PAIRS].to(data.x.device), torch.device("cpu"))
+            self.fixed_latent, self.fixed_targets = fixed["source"], fixed["x"]
+        else:
+            count = next((len(t) for t in self.fixed_condition if t is not None),
+                         GRID_IMAGES if data.spec.kind == "image" else SCATTER_POINTS)
+            self.fixed_latent = self.family.sample_latent(count, "cpu", torch.Generator().manual_seed(train.seed + 1))
         self._stop_requested = False
         self._refreshed_at = -1
         self.diagnostics: Diagnostics | None = None
@@ -342,7 +349,12 @@ class Trainer:
     def save_sample_grid(self, path: Path) -> None:
         samples = self.generate(self.fixed_latent, self.fixed_condition)
         caption = f"step {self.step} · {self.config.model.family} · {self.data.spec.name}"
-        if self.data.spec.kind == "image":
+        if self.fixed_targets is not None:  # input | output | target, side by side
+            inputs = self.data.spec.decode(self.fixed_latent)
+            targets = self.data.spec.decode(self.fixed_targets)
+            picture = image_grid(side_by_side(inputs, samples, targets), columns=3 * TRANSLATION_GRID_COLUMNS,
+                                 caption=caption)
+        elif self.data.spec.kind == "image":
             columns = GRID_COLUMNS if self.fixed_condition[0] is not None else None  # a row per class
             picture = image_grid(samples, columns=columns, caption=caption)
         else:
@@ -374,9 +386,13 @@ class Trainer:
 
     def _export_meta(self, step: int) -> dict[str, Any]:
         model, spec = self.config.model, self.data.spec
-        meta = {"family": model.family, "latent": {"dim": model.latent_dim, "dist": model.latent_dist},
-                "data": spec.to_dict(), "step": step, "weights": "ema" if self.ema else "raw"}
-        if self.family.conditional:  # what `sample` must be told: a class (by index or name) or a vector
+        meta: dict[str, Any] = {"family": model.family, "latent": {"dim": model.latent_dim, "dist": model.latent_dist},
+                                "data": spec.to_dict(), "step": step, "weights": "ema" if self.ema else "raw"}
+        if self.family.image_conditioned:  # what `translate` must give: images of these channels (no noise)
+            del meta["latent"]
+            meta["condition"] = {"kind": "image", "channels": spec.source_shape[0],
+                                 "scale": spec.shape[1] // spec.source_shape[1]}
+        elif self.family.conditional:  # what `sample` must be told: a class (by index or name) or a vector
             meta["condition"] = ({"kind": "label", "num_classes": spec.num_classes} if spec.num_classes
                                  else {"kind": "vector", "dim": spec.condition_dim})
         return meta
