@@ -66,5 +66,13 @@ def side_by_side(inputs: Tensor, outputs: Tensor, targets: Tensor) -> Tensor:
     return torch.stack([inputs, outputs, targets], dim=1).flatten(0, 1)
 
 
+def pyramid_grid(levels: list[Tensor]) -> Tensor:
+    """Every level of each sample side by side (coarsest first), each brought to the full size (nearest)."""
+    size = levels[-1].shape[-2:]
+    shown = [level if level.shape[-2:] == size else torch.nn.functional.interpolate(level, size=size, mode="nearest")
+             for level in levels]
+    return torch.stack(shown, dim=1).flatten(0, 1)
+
+
 def save_png(image: Image.Image, path: str | Path) -> None:
     write_atomic(path, lambda temp: image.save(temp, format="PNG"))

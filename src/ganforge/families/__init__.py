@@ -6,6 +6,7 @@ from ganforge.errors import ConfigError
 from ganforge.families.base import Family, Phase, StepState
 from ganforge.families.conditional import ACGAN, ConditionalGAN
 from ganforge.families.dcgan import DCGAN
+from ganforge.families.lapgan import LAPGAN
 from ganforge.families.pix2pix import Pix2Pix
 from ganforge.families.r3gan import R3GAN
 from ganforge.families.sgan import SemiSupervisedGAN
@@ -16,7 +17,8 @@ from ganforge.families.wgan import WGAN, WGANGP
 __all__ = ["FAMILIES", "Family", "Phase", "StepState", "get_family"]
 
 FAMILIES: dict[str, type[Family]] = {cls.name: cls for cls in (VanillaGAN, DCGAN, WGAN, WGANGP, SNGAN, R3GAN,
-                                                                ConditionalGAN, ACGAN, SemiSupervisedGAN, Pix2Pix)}
+                                                                ConditionalGAN, ACGAN, SemiSupervisedGAN, Pix2Pix,
+                                                                LAPGAN)}
 
 
 def get_family(name: str) -> type[Family]:

@@ -88,9 +88,18 @@ class Family:
         return {name: make_optimizer(train.optimizer, self.nets[name].parameters(), rates[name], train.betas)
                 for name in rates if name in self.nets}
 
+    @property
+    def latent_width(self) -> int:
+        """The width of G's z (LAPGAN's adds a noise plane per pyramid level to model.latent_dim)."""
+        return self.config.model.latent_dim
+
     def sample_latent(self, n: int, device: torch.device | str, generator: torch.Generator | None = None) -> Tensor:
         model = self.config.model
         return sample_latent(n, model.latent_dim, model.latent_dist, device, generator)
+
+    def pyramid_levels(self, generator: nn.Module, latent: Tensor) -> list[Tensor] | None:
+        """A multi-level G's image at every level, coarsest first, for sample grids (LAPGAN); None for others."""
+        return None
 
     @property
     def conditional(self) -> bool:

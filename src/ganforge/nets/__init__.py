@@ -11,6 +11,7 @@ from torch import nn
 
 from ganforge.errors import CheckpointError
 from ganforge.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+from ganforge.nets.laplacian import LaplacianDiscriminator, LaplacianGenerator
 from ganforge.nets.mlp import MLPDiscriminator, MLPGenerator
 from ganforge.nets.resnet import ResNetDiscriminator, ResNetGenerator
 from ganforge.nets.translation import PatchDiscriminator, UNetGenerator
@@ -23,6 +24,8 @@ NETS: dict[str, type[nn.Module]] = {
     "resnet_generator": ResNetGenerator,
     "resnet_discriminator": ResNetDiscriminator,
     "unet_generator": UNetGenerator,
+    "laplacian_generator": LaplacianGenerator,
+    "laplacian_discriminator": LaplacianDiscriminator,
     "patch_discriminator": PatchDiscriminator,
 }
 

@@ -30,7 +30,7 @@ from ganforge.data import EpochSampler, ShardedSampler, TensorData
 from ganforge.diagnostics import Diagnostics, diversity
 from ganforge.errors import DataError, StorageError, TrainingDiverged, TrainingInterrupted, describe_os_error
 from ganforge.families import Family, StepState, get_family
-from ganforge.grid import image_grid, save_png, scatter_plot, side_by_side
+from ganforge.grid import image_grid, pyramid_grid, save_png, scatter_plot, side_by_side
 from ganforge.threads import apply_threads, choose_threads, usable_cores
 from ganforge.train.backend import Backend
 from ganforge.train.checkpoint import list_checkpoints, prune_checkpoints, restore_checkpoint, save_checkpoint
@@ -43,6 +43,7 @@ GRID_IMAGES = 64
 GPU_DATA_SHARE = 0.25  # data sets smaller than this share of GPU memory live on the GPU
 SCATTER_POINTS = 2000
 TRANSLATION_GRID_PAIRS, TRANSLATION_GRID_COLUMNS = 24, 4  # image-to-image grids: 24 input | output | target, 4 a row
+PYRAMID_GRID_SAMPLES, PYRAMID_GRID_COLUMNS = 32, 4  # LAPGAN grids: 32 samples, 4 a row, each shown at every level
 # An evaluator scores a sampler (n, seed) -> decoded samples; the API layer builds it from the metrics.
 Evaluator = Callable[[Callable[[int, int], Tensor], int], dict[str, Any]]
 
@@ -349,7 +350,10 @@ class Trainer:
     def save_sample_grid(self, path: Path) -> None:
         samples = self.generate(self.fixed_latent, self.fixed_condition)
         caption = f"step {self.step} · {self.config.model.family} · {self.data.spec.name}"
-        if self.fixed_targets is not None:  # input | output | target, side by side
+        levels = self._pyramid_levels()
+        if levels is not None:  # a pyramid's every level, coarsest first
+            picture = image_grid(pyramid_grid(levels), columns=len(levels) * PYRAMID_GRID_COLUMNS, caption=caption)
+        elif self.fixed_targets is not None:  # input | output | target, side by side
             inputs = self.data.spec.decode(self.fixed_latent)
             targets = self.data.spec.decode(self.fixed_targets)
             picture = image_grid(side_by_side(inputs, samples, targets), columns=3 * TRANSLATION_GRID_COLUMNS,
@@ -363,6 +367,16 @@ class Trainer:
         save_png(picture, path)
         if self.sink is not None:
             self.sink.image("samples", picture, self.step)
+
+    @torch.no_grad()
+    def _pyramid_levels(self) -> list[Tensor] | None:
+        net = self.sampling_net()
+        was_training = net.training
+        net.eval()
+        latent = self.fixed_latent[:PYRAMID_GRID_SAMPLES].to(self.backend.device)
+        levels = self.family.pyramid_levels(net, latent)
+        net.train(was_training)
+        return None if levels is None else [self.data.spec.decode(level).cpu() for level in levels]
 
     def _evaluate(self, logger: MetricsLogger) -> None:
         """Score the sampling net; keep its export in best/ when the first metric improves."""
@@ -386,7 +400,8 @@ class Trainer:
 
     def _export_meta(self, step: int) -> dict[str, Any]:
         model, spec = self.config.model, self.data.spec
-        meta: dict[str, Any] = {"family": model.family, "latent": {"dim": model.latent_dim, "dist": model.latent_dist},
+        meta: dict[str, Any] = {"family": model.family,
+                                "latent": {"dim": self.family.latent_width, "dist": model.latent_dist},
                                 "data": spec.to_dict(), "step": step, "weights": "ema" if self.ema else "raw"}
         if self.family.image_conditioned:  # what `translate` must give: images of these channels (no noise)
             del meta["latent"]
