@@ -32,7 +32,7 @@ from ganforge.train.checkpoint import list_checkpoints, save_checkpoint
 from ganforge.train.lock import RunLock
 from ganforge.train.logging import read_metrics, truncate_after
 
-from conftest import TINY
+from conftest import TINY, family_data
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_ARGS = [arg for key, value in TINY.items() for arg in (f"--{key}", str(value).lower())]
@@ -191,8 +191,9 @@ def test_divergence_stops_every_family_without_a_non_finite_tensor_on_disk(
         if family == "dcgan" else ["--data", "ring"]
     if "vector" not in FAMILIES[family].archs:  # image-only families
         data = ["--data", "digits", "--data.max_samples", "64"]
-    if FAMILIES[family].image_conditioned:
-        data = ["--data", "digits", "--data.max_samples", "64", "--data.pairs", "noise0.3"]
+    if FAMILIES[family].image_conditioned:  # pairs (and, for srgan, its stages) as the family needs them
+        data = ["--data", "digits", "--data.max_samples", "64",
+                *(arg for key, value in family_data(family).items() for arg in (f"--{key}", str(value)))]
     code, _, err = run_cli(["train", "--family", family, *data, "--out", out, *TINY_ARGS, "--train.steps", "60",
                             "--train.checkpoint_every", "1", "--train.lr_d", "1e6", "--train.lr_g", "1e6"], capsys)
     assert_one_line_error(code, err, "at step", "training stopped", "lower train.lr_d")

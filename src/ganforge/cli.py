@@ -1,5 +1,5 @@
-"""The `ganforge` commands (train, resume, sample, eval, classify, translate, report, list): user errors print one
-line and exit with status 2."""
+"""The `ganforge` commands (train, resume, sample, eval, classify, translate, upscale, report, list): user errors
+print one line and exit with status 2."""
 
 from __future__ import annotations
 
@@ -124,6 +124,18 @@ def build_parser() -> argparse.ArgumentParser:
     translate.add_argument("--device", default="cpu", help="device to run G on (default cpu)")
     translate.add_argument("--threads", default="auto", help="CPU threads: auto (the default) or N")
 
+    upscale = commands.add_parser("upscale", help="apply a super-resolution run (srgan) to image files, tiled",
+                                  allow_abbrev=False)
+    upscale.add_argument("run", help="run folder of a super-resolution run (scale 2, 4 or 8)")
+    upscale.add_argument("inputs", nargs="+", help="image files, folders or globs ('photos/*.png')")
+    upscale.add_argument("--out", required=True, help="output folder (same file names, .png), or one .png file")
+    upscale.add_argument("--tile", type=int, default=256, help="tiles of this many input px (default 256; 0: whole "
+                         "images at once)")
+    upscale.add_argument("--overlap", type=int, default=None, help="px of context around each tile, cropped off "
+                         "again (default: G's receptive radius, so tiles leave no seam; 16 for a G without one)")
+    upscale.add_argument("--device", default="cpu", help="device to run G on (default cpu)")
+    upscale.add_argument("--threads", default="auto", help="CPU threads: auto (the default) or N")
+
     report = commands.add_parser("report", help="a self-contained HTML page of a run (curves, samples, warnings, "
                                  "evaluations), or of several runs side by side", allow_abbrev=False)
     report.add_argument("runs", nargs="+", help="run folder(s)")
@@ -236,6 +248,22 @@ def command_translate(args: argparse.Namespace, dotted: Overrides) -> int:
     return 0
 
 
+def command_upscale(args: argparse.Namespace, dotted: Overrides) -> int:
+    from ganforge.apps.translate import find_inputs
+    from ganforge.apps.upscale import upscale_files
+
+    if dotted:
+        raise GanforgeError(f"'ganforge upscale' takes no config keys (got {next(iter(dotted))})")
+    run = Run(args.run)
+    apply_threads(choose_threads(coerce("train.threads", args.threads), convolutional=True))
+    inputs = [path for spec in args.inputs for path in find_inputs(spec)]
+    written = list(upscale_files(run, inputs, Path(args.out), tile=args.tile, overlap=args.overlap,
+                                 device=args.device))
+    print(f"upscaled {len(written)} image{'s' if len(written) != 1 else ''} x{run.condition['scale']} to "
+          f"{written[0] if len(written) == 1 else args.out}")
+    return 0
+
+
 def command_report(args: argparse.Namespace, dotted: Overrides) -> int:
     from ganforge.apps.report import write_report
 
@@ -327,7 +355,7 @@ def command_list(args: argparse.Namespace, dotted: Overrides) -> int:
 
 
 COMMANDS = {"train": command_train, "resume": command_resume, "sample": command_sample, "eval": command_eval,
-            "classify": command_classify, "translate": command_translate,
+            "classify": command_classify, "translate": command_translate, "upscale": command_upscale,
             "report": command_report, "list": command_list}
 
 

@@ -41,10 +41,12 @@ class DataConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     family: str = "auto"             # GAN recipe (`ganforge list`); auto = recommended for the data
-    arch: str = "auto"               # mlp | dcgan | resnet | unet (pix2pix); auto = the family's choice for the data
+    arch: str = "auto"               # mlp | dcgan | resnet | unet (pix2pix) | srresnet (srgan); auto = the family's
+                                     # choice for the data
     latent_dim: int = 100            # size of z
     latent_dist: str = "normal"      # normal | uniform (on [-1, 1])
     g_width: int = 64                # conv nets: base channels of G
+    g_blocks: int = 0                # srgan: residual blocks of SRResNet G; 0 = the family's 8 (the paper's 16)
     d_width: int = 64                # conv nets: base channels of D
     d_layers: int = 0                # conv nets: D's halvings of the image; 0 = while the map is >= d_min_px
     d_min_px: int = 8                # conv nets with d_layers 0: D halves while its map is at least this (>= 2)
@@ -79,6 +81,10 @@ class TrainConfig:
     gp_weight: float = 10.0          # gradient-penalty weight (wgan-gp)
     class_weight: float = 1.0        # AC-GAN: weight of the class loss in D's and G's objectives
     l1_weight: float = 100.0         # pix2pix: weight of G's L1 distance to the target (Isola et al. 2017: 100)
+    pretrain_steps: int = 0          # srgan: the first N steps train G alone on the content loss (SRResNet), then
+                                     # D joins; counted in steps, so a resume that raises train.steps keeps it
+    content_loss: str = "mse"        # srgan: mse | l1 pixel distance to the target (no pretrained VGG ships offline)
+    adversarial_weight: float = 1e-3  # srgan: weight of G's adversarial term beside the content loss (Ledig: 1e-3)
     class_loss_on_fakes: bool = False  # AC-GAN: D's class head also learns G's samples, as Odena et al. Off: such
                                      # a head learns G's own signature per class (MNIST, 1,500 steps: 25% label
                                      # accuracy with it, 82% without; BENCHMARKS.md)
@@ -124,7 +130,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "data.split": ("auto", "all", "train", "test"),
     "data.labels": ("class", "onehot", "digits", "none"),
     "model.latent_dist": ("normal", "uniform"),
-    "model.arch": ("auto", "mlp", "dcgan", "resnet", "unet"),
+    "model.arch": ("auto", "mlp", "dcgan", "resnet", "unet", "srresnet"),
     "model.d_norm": ("auto", "batch", "none", "spectral", "layer"),
     "model.g_loss": ("auto", "non-saturating", "minimax", "feature-matching"),
     "model.condition": ("auto", "none", "concat", "projection", "auxiliary"),
@@ -134,6 +140,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "train.optimizer": ("adam", "rmsprop"),
     "train.lr_decay": ("none", "linear"),
     "train.augment": ("none", "diffaugment"),
+    "train.content_loss": ("mse", "l1"),
     "train.precision": ("fp32", "bf16"),
 }
 
@@ -277,7 +284,8 @@ def validate(config: Config) -> None:
         raise ConfigError(f"config key 'model.d_min_px' got {config.model.d_min_px!r}; expected 2 or more (D halves "
                           "its map while it is at least this many px; 8 is the default)")
     for key in ("train.r1_gamma", "train.r2_gamma", "train.instance_noise", "train.gp_weight", "train.unrolled_steps",
-                "train.class_weight", "train.l1_weight", "model.d_softmax_lambda"):
+                "train.class_weight", "train.l1_weight", "model.d_softmax_lambda", "train.pretrain_steps",
+                "train.adversarial_weight", "model.g_blocks"):
         if flat[key] < 0:
             raise ConfigError(f"config key '{key}' got {flat[key]!r}; expected 0 or more")
     if not 0.0 <= config.train.label_smoothing < 1.0:

@@ -48,6 +48,9 @@ def resolve(user: Overrides) -> Config:
             raise ConfigError(f"family '{family_name}' needs image data, but data source '{source}' holds vectors; "
                               f"use a family that takes vectors ({takes_vectors})")
         merged["model.arch"] = family.archs[kind]
+    if merged["model.arch"] not in family.d_norms:  # e.g. pix2pix's unet for dcgan: refused, not a KeyError below
+        raise ConfigError(f"model.arch '{merged['model.arch']}' does not apply to family '{family_name}', whose nets "
+                          f"are: {', '.join(family.d_norms)}; leave model.arch at auto or pick one of them")
     if merged.get("model.d_norm", "auto") == "auto":
         merged["model.d_norm"] = family.d_norms[merged["model.arch"]]
     if merged.get("model.g_loss", "auto") == "auto":

@@ -14,9 +14,13 @@ from ganforge.config import Config
 from ganforge.data.spec import DataSpec
 from ganforge.errors import CheckpointError, ConfigError
 from ganforge.latent import sample_latent
+from ganforge.tiling import tiled
 from ganforge.train.backend import resolve_device
 from ganforge.train.logging import read_metrics
 from ganforge.train.rundir import RunDir, load_generator
+
+DEFAULT_TILE = 256    # Run.upscale / ganforge upscale: tiles of this many input px (x4: 1,024 px outputs)
+DEFAULT_OVERLAP = 16  # context around a tile for a G that states no receptive radius
 
 
 class Run:
@@ -121,10 +125,17 @@ class Run:
         return dict(self._meta["latent"])
 
     @torch.no_grad()
-    def translate(self, images: Tensor, device: str = "cpu", batch_size: int = 16) -> Tensor:
+    def translate(self, images: Tensor, device: str = "cpu", batch_size: int = 16, tile: int = 0,
+                  overlap: int | None = None) -> Tensor:
         """An image-conditioned run's outputs for input images (N, C, H, W) in [0, 1], any size; grey inputs of a
         colour model are repeated to 3 channels and colour inputs of a grey model taken as luma. Outputs in [0, 1],
-        K times the input's size for a model trained on downscaleK pairs."""
+        K times the input's size for a model trained on downscaleK pairs.
+
+        `tile` > 0 runs G on tiles of that many input px, each with `overlap` px of context cropped off again
+        (ganforge.tiling); overlap None is G's receptive radius where it has one (SRResNet: the tiled output is the
+        whole image's), else DEFAULT_OVERLAP."""
+        if tile < 0 or (overlap is not None and overlap < 0):
+            raise ConfigError(f"tile {tile} and overlap {overlap} must be 0 or more (tile 0: the whole image at once)")
         condition = self.condition
         if condition is None or condition["kind"] != "image":
             raise ConfigError(f"run '{self.dir.root}' draws samples from noise; translate needs an image-to-image run "
@@ -137,8 +148,25 @@ class Run:
         images = match_channels(images, condition["channels"])
         device = str(resolve_device(device, option="--device"))
         net = self._load().to(device)
-        out = [net(images[i : i + batch_size].to(device) * 2.0 - 1.0) for i in range(0, len(images), batch_size)]
+        if overlap is None:
+            radius = getattr(net, "receptive_radius", None)
+            overlap = radius() if callable(radius) else DEFAULT_OVERLAP
+        out = [tiled(net, images[i : i + batch_size].to(device) * 2.0 - 1.0, condition.get("scale", 1), tile, overlap)
+               for i in range(0, len(images), batch_size)]
         return self.spec.decode(torch.cat(out)).cpu()
+
+    def upscale(self, images: Tensor, device: str = "cpu", batch_size: int = 16, tile: int = DEFAULT_TILE,
+                overlap: int | None = None) -> Tensor:
+        """A super-resolution run's outputs (K times the size) for images (N, C, H, W) in [0, 1]: `translate`, tiled
+        by default (tiles of `tile` input px; 0: whole images) so that large images fit in memory."""
+        condition = self.condition
+        if condition is None or condition["kind"] != "image":
+            raise ConfigError(f"run '{self.dir.root}' draws samples from noise; upscale needs a super-resolution run "
+                              "(--family srgan --data.pairs downscale4); use 'ganforge sample'")
+        if condition.get("scale", 1) < 2:
+            raise ConfigError(f"run '{self.dir.root}' translates images at their own size (scale 1), it does not "
+                              "upscale; use 'ganforge translate' (Run.translate)")
+        return self.translate(images, device=device, batch_size=batch_size, tile=tile, overlap=overlap)
 
     @torch.no_grad()
     def sample(self, n: int, seed: int = 0, device: str = "cpu", raw: bool = False,

@@ -11,6 +11,7 @@ from ganforge.families.pix2pix import Pix2Pix
 from ganforge.families.r3gan import R3GAN
 from ganforge.families.sgan import SemiSupervisedGAN
 from ganforge.families.sngan import SNGAN
+from ganforge.families.srgan import SRGAN
 from ganforge.families.vanilla import VanillaGAN
 from ganforge.families.wgan import WGAN, WGANGP
 
@@ -18,7 +19,7 @@ __all__ = ["FAMILIES", "Family", "Phase", "StepState", "get_family"]
 
 FAMILIES: dict[str, type[Family]] = {cls.name: cls for cls in (VanillaGAN, DCGAN, WGAN, WGANGP, SNGAN, R3GAN,
                                                                 ConditionalGAN, ACGAN, SemiSupervisedGAN, Pix2Pix,
-                                                                LAPGAN)}
+                                                                LAPGAN, SRGAN)}
 
 
 def get_family(name: str) -> type[Family]:

@@ -31,7 +31,8 @@ LossFn = Callable[[Batch, StepState], dict[str, Tensor]]
 
 @dataclass
 class Phase:
-    """One update: train `module` on loss_fn(...)["loss"] every `every` steps, then run `after_step`."""
+    """One update: train `module` on loss_fn(...)["loss"] every `every` steps of [start, stop), then run
+    `after_step`."""
 
     name: str                                  # log prefix, e.g. "D" or "G"
     module: str                                # key of the net this phase trains
@@ -39,9 +40,12 @@ class Phase:
     every: int = 1                             # run when (step + 1) % every == 0
     after_step: Callable[[], None] | None = None  # e.g. weight clipping
     synchronized: bool = True                  # under torchrun: all-reduce the gradients (False: a rank's own net)
+    start: int = 0                             # the first (0-based) step it runs at (stages: SRGAN's D and
+    stop: int | None = None                    # adversarial G start where G's pre-training phase stops); None: never
 
     def due(self, step: int) -> bool:
-        return (step + 1) % self.every == 0
+        in_stage = self.start <= step and (self.stop is None or step < self.stop)
+        return in_stage and (step + 1) % self.every == 0
 
 
 class Family:

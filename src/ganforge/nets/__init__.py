@@ -14,6 +14,7 @@ from ganforge.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganforge.nets.laplacian import LaplacianDiscriminator, LaplacianGenerator
 from ganforge.nets.mlp import MLPDiscriminator, MLPGenerator
 from ganforge.nets.resnet import ResNetDiscriminator, ResNetGenerator
+from ganforge.nets.superres import SRDiscriminator, SRResNetGenerator
 from ganforge.nets.translation import PatchDiscriminator, UNetGenerator
 
 NETS: dict[str, type[nn.Module]] = {
@@ -27,6 +28,8 @@ NETS: dict[str, type[nn.Module]] = {
     "laplacian_generator": LaplacianGenerator,
     "laplacian_discriminator": LaplacianDiscriminator,
     "patch_discriminator": PatchDiscriminator,
+    "srresnet_generator": SRResNetGenerator,
+    "sr_discriminator": SRDiscriminator,
 }
 
 

@@ -57,9 +57,10 @@ def gradient_norm(net: nn.Module) -> Tensor:
 
 
 def weights_finite(net: nn.Module) -> bool:
-    """Whether every parameter of `net` is finite (one norm per tensor, one host sync)."""
-    params = [p.detach() for p in net.parameters()]
-    return not params or bool(torch.isfinite(torch.stack(torch._foreach_norm(params))).all())
+    """Whether every parameter and floating-point buffer of `net` is finite (one max-norm per tensor, which cannot
+    overflow; one host sync): BatchNorm's running variance can overflow while the weights are still finite."""
+    tensors = [p.detach() for p in net.parameters()] + [b for b in net.buffers() if b.is_floating_point()]
+    return not tensors or bool(torch.isfinite(torch.stack(torch._foreach_norm(tensors, float("inf")))).all())
 
 
 def linear_decay(step: int, start: int, steps: int) -> float:
@@ -440,7 +441,8 @@ class Trainer:
         nets = dict(self.nets, **({"generator EMA": self.ema.model} if self.ema else {}))
         for name, net in nets.items():
             if not weights_finite(net):
-                raise self._divergence(f"the {name} weights became NaN or infinite by step {self.step}")
+                raise self._divergence(f"the {name} weights or BatchNorm statistics became NaN or infinite at "
+                                       f"step {self.step} or before")
 
     def _last_good(self) -> str:
         good = list_checkpoints(self.run.checkpoints)

@@ -1,0 +1,137 @@
+"""SRGAN (Ledig et al. 2017): super-resolution by an SRResNet G, pre-trained on a pixel loss, then trained against a D.
+
+The batch's `source` is the low-resolution input (data.pairs downscaleK: Pillow's bicubic downscale of the target
+`x`, K = 2, 4 or 8); G returns an image K times its size. One run trains both of the paper's models, in two stages:
+
+1. steps [0, train.pretrain_steps): G alone on the content loss: the SRResNet baseline (D does not train);
+2. from then on: D on BCE(D(x), 1) + BCE(D(G(s)), 0), and G on
+       content(G(s), x) + train.adversarial_weight * BCE(D(G(s)), 1)     (non-saturating; weight 1e-3 as the paper)
+
+Content loss: pixel MSE (train.content_loss mse; l1 also offered), i.e. the paper's "SRGAN-MSE" variant, not its
+VGG54 feature loss. No pretrained feature network ships offline here: torchvision is not installed and its VGG
+weights would be a download. ganforge's own MNIST classifier (metrics/classifier.py) is the only trained feature
+net at hand, but it knows 28 px grey digits, so its features say nothing about photographs (the super-resolution
+target of interest); on digits its fixed-size dense layers would also tie the loss to 28 px. Ledig et al. report
+SRGAN-MSE with a lower PSNR than SRResNet and sharper, less blurry outputs, which is the trade-off to measure here.
+
+Defaults: Adam at 1e-4 with betas (0.9, 0.999) and batch 16, as the paper; 8 residual blocks (model.g_blocks; the
+paper's 16 cost twice the CPU time); train.pretrain_steps 1,500 of the default 3,000 steps, fixed in steps (not a
+fraction) so that a resume which raises train.steps does not move the stage boundary; no EMA of G (the paper has
+none, and BatchNorm statistics of an EMA copy would need inputs the trainer draws from noise). See docs/superres.md.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ganforge.errors import ConfigError
+from ganforge.families.base import Batch, Family, Phase, StepState
+from ganforge.nets import build_net
+from ganforge.nets.superres import MAX_SCALE, sr_halvings
+
+DEFAULT_BLOCKS = 8  # residual blocks of G when model.g_blocks is 0 (the paper: 16)
+PAIRS_HINT = "train on downscaled pairs: --data.pairs downscale4 (or downscale2, downscale8)"
+
+
+class SRGAN(Family):
+    name = "srgan"
+    description = ("super-resolution (Ledig et al. 2017): SRResNet G pre-trained on pixel MSE for "
+                   "train.pretrain_steps, then + adversarial loss against a strided conv D; --data.pairs downscaleK")
+    archs = {"image": "srresnet"}
+    d_norms = {"srresnet": "batch"}
+    image_conditioned = True
+    defaults = {"data.pairs": "downscale4", "train.optimizer": "adam", "train.lr_g": 1e-4, "train.lr_d": 1e-4,
+                "train.betas": (0.9, 0.999), "train.batch_size": 16, "train.ema": False,
+                "train.pretrain_steps": 1500}
+
+    def build_nets(self) -> dict[str, nn.Module]:
+        spec, model, train = self.spec, self.config.model, self.config.train
+        if spec.kind != "image":
+            raise ConfigError(f"family 'srgan' super-resolves images, but '{spec.name}' holds vectors; use an image "
+                              f"source and {PAIRS_HINT}")
+        source_shape = spec.source_shape
+        if not source_shape:
+            raise ConfigError(f"family 'srgan' learns to super-resolve low-resolution inputs, but '{spec.name}' gives "
+                              f"no input images; {PAIRS_HINT}")
+        scale = spec.shape[1] // source_shape[1]
+        whole = scale * source_shape[1] == spec.shape[1] and scale * source_shape[2] == spec.shape[2]
+        if not whole or scale < 2 or scale > MAX_SCALE or scale & (scale - 1):
+            size = f"{source_shape[1]}x{source_shape[2]} px inputs for {spec.shape[1]}x{spec.shape[2]} px targets"
+            raise ConfigError(f"family 'srgan' upscales by 2, 4 or 8, but data.pairs '{spec.pairs}' gives {size}; "
+                              f"{PAIRS_HINT}, or use --family pix2pix for same-size translation")
+        for key, value, allowed in (("model.arch", model.arch, "srresnet"), ("model.d_norm", model.d_norm, "batch"),
+                                    ("model.condition", model.condition, "none")):
+            if value != allowed:
+                raise ConfigError(f"{key} '{value}' does not apply to family 'srgan' (an SRResNet G and a strided "
+                                  "conv D with batch norm, conditioned on the input image); leave it at auto")
+        if model.discriminators > 1 or model.pack > 1 or train.unrolled_steps or train.augment != "none":
+            raise ConfigError("family 'srgan' trains one D on single images: use --model.discriminators 1, "
+                              "--model.pack 1, --train.unrolled_steps 0 and --train.augment none")
+        if train.eval_every:
+            raise ConfigError("train.eval_every scores samples drawn from noise; a super-resolution run is scored on "
+                              "held-out pairs, which training-time evaluation does not do yet: use "
+                              "--train.eval_every 0")
+        if train.n_critic != 1:
+            raise ConfigError(f"family 'srgan' updates D and G once each a step; train.n_critic {train.n_critic} "
+                              "does not apply (use 1)")
+        if train.ema:
+            raise ConfigError("family 'srgan' keeps no EMA of G: its BatchNorm statistics would have to be "
+                              "re-estimated from inputs the trainer draws from noise; use --train.ema false")
+        channels = spec.shape[0]
+        generator = build_net("srresnet_generator", in_channels=source_shape[0], out_channels=channels, scale=scale,
+                              width=model.g_width, blocks=model.g_blocks or DEFAULT_BLOCKS)
+        discriminator = build_net("sr_discriminator", in_channels=channels, width=model.d_width,
+                                  halvings=sr_halvings(spec.shape[1]))
+        return {"generator": generator, "discriminator": discriminator}
+
+    def phases(self) -> list[Phase]:
+        boundary = self.config.train.pretrain_steps
+        pretrain = [Phase("G", "generator", self.pretrain_step, stop=boundary)] if boundary else []
+        return [*pretrain, Phase("D", "discriminator", self.discriminator_step, start=boundary),
+                Phase("G", "generator", self.generator_step, start=boundary)]
+
+    def sample_latent(self, n: int, device: torch.device | str, generator: torch.Generator | None = None) -> Tensor:
+        raise ConfigError("family 'srgan' draws no noise: its generator upscales input images (ganforge upscale "
+                          "RUN IMAGES)")
+
+    # -- steps -------------------------------------------------------------------------------------------
+    def content(self, output: Tensor, target: Tensor) -> Tensor:
+        if self.config.train.content_loss == "l1":
+            return (output - target).abs().mean()
+        return (output - target).pow(2).mean()
+
+    def super_resolved(self, batch: Batch, state: StepState) -> Tensor:
+        if "fake" not in state.cache:
+            state.cache["fake"] = self.nets["generator"](batch["source"])
+        return state.cache["fake"]
+
+    def pretrain_step(self, batch: Batch, state: StepState) -> dict[str, Tensor]:
+        """SRResNet: G on the content loss alone."""
+        content = self.content(self.nets["generator"](batch["source"]), batch["x"])
+        return {"loss": content, "content": content.detach()}
+
+    def discriminator_step(self, batch: Batch, state: StepState) -> dict[str, Tensor]:
+        discriminator = self.nets["discriminator"]
+        real_scores = discriminator(batch["x"])
+        fake_scores = discriminator(self.super_resolved(batch, state).detach())
+        loss = (F.binary_cross_entropy_with_logits(real_scores, torch.ones_like(real_scores))
+                + F.binary_cross_entropy_with_logits(fake_scores, torch.zeros_like(fake_scores)))
+        real_d, fake_d = real_scores.detach(), fake_scores.detach()
+        accuracy = ((real_d > 0).float().mean() + (fake_d <= 0).float().mean()) / 2
+        confident = ((real_d > 2.1972).float().mean() + (fake_d < -2.1972).float().mean()) / 2
+        return {"loss": loss, "real": torch.sigmoid(real_d).mean(), "fake": torch.sigmoid(fake_d).mean(),
+                "accuracy": accuracy, "confident": confident}
+
+    def generator_step(self, batch: Batch, state: StepState) -> dict[str, Tensor]:
+        fake = state.cache.get("fake")
+        if fake is None or not fake.requires_grad:  # G's graph was not kept in the D step: run G again
+            state.cache.pop("fake", None)
+        fake = self.super_resolved(batch, state)
+        state.cache.pop("fake")
+        scores = self.nets["discriminator"](fake)
+        adversarial = F.binary_cross_entropy_with_logits(scores, torch.ones_like(scores))
+        content = self.content(fake, batch["x"])
+        return {"loss": content + self.config.train.adversarial_weight * adversarial, "content": content.detach(),
+                "adversarial": adversarial.detach()}

@@ -1,0 +1,100 @@
+"""Nets of SRGAN (Ledig et al. 2017, "Photo-realistic single image super-resolution"): SRResNet G and a strided D.
+
+G (the paper's Figure 4, top): a 9x9 conv + PReLU; B residual blocks (3x3 conv, BN, PReLU, 3x3 conv, BN, plus the
+block's input); a 3x3 conv + BN joined by a long skip to the first conv's output; log2(K) sub-pixel steps (a 3x3 conv
+to 4C channels, PixelShuffle(2), PReLU), each doubling the size; a 9x9 conv to the image's channels and tanh (our
+images live in [-1, 1]). B = 16 in the paper; the srgan family picks its own default (model.g_blocks). Every conv is
+zero-padded "same", so G is fully convolutional: any input size, output K times it. Its BatchNorm uses running
+statistics in eval mode, a fixed per-channel affine map, so one image translates as it would in a batch and a tile
+of an image as it would in the whole (see `receptive_radius`).
+
+D (Figure 4, bottom): a 3x3 conv to 64 channels + LeakyReLU(0.2); then conv-BN-LeakyReLU blocks alternating stride 2
+and stride 1 while doubling the channels up to 512 (64 s2, 128 s1, 128 s2, 256 s1, 256 s2, 512 s1, 512 s2: four
+halvings on the paper's 96 px crops, fewer on small images); then, instead of the paper's dense layer over a fixed
+6x6x512 map, a global average pool, so that any image size works; a 1x1 conv to 1024 (the paper's dense 1024),
+LeakyReLU, and a 1x1 conv to one logit per image.
+"""
+
+from __future__ import annotations
+
+import math
+
+from torch import Tensor, nn
+
+MAX_SCALE = 8
+
+
+def sr_halvings(resolution: int) -> int:
+    """Stride-2 blocks of D for images of this side: the paper's 4 at 96 px (down to 6 px), fewer on small images
+    so the map keeps at least 2-4 px."""
+    return max(1, min(4, int(math.log2(max(resolution, 2))) - 2))
+
+
+class ResidualBlock(nn.Module):
+    """x + BN(conv(PReLU(BN(conv(x))))): the paper's residual block of two 3x3 convs."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels),
+                                  nn.PReLU(), nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+                                  nn.BatchNorm2d(channels))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.body(x)
+
+
+class SRResNetGenerator(nn.Module):
+    """G(source) -> image `scale` times the source's size, in [-1, 1]."""
+
+    def __init__(self, in_channels: int, out_channels: int, scale: int, width: int = 64, blocks: int = 16) -> None:
+        super().__init__()
+        if scale < 2 or scale > MAX_SCALE or scale & (scale - 1):
+            raise ValueError(f"scale must be 2, 4 or 8 (a power of two: one sub-pixel x2 step each), got {scale}")
+        if blocks < 1 or width < 1:
+            raise ValueError(f"blocks and width must be at least 1, got {blocks} and {width}")
+        self.scale, self.blocks = scale, blocks
+        self.head = nn.Sequential(nn.Conv2d(in_channels, width, 9, padding=4), nn.PReLU())
+        self.body = nn.Sequential(*(ResidualBlock(width) for _ in range(blocks)))
+        self.body_end = nn.Sequential(nn.Conv2d(width, width, 3, padding=1, bias=False), nn.BatchNorm2d(width))
+        steps: list[nn.Module] = []
+        for _ in range(int(math.log2(scale))):
+            steps += [nn.Conv2d(width, 4 * width, 3, padding=1), nn.PixelShuffle(2), nn.PReLU()]
+        self.upsample = nn.Sequential(*steps)
+        self.tail = nn.Conv2d(width, out_channels, 9, padding=4)
+
+    def receptive_radius(self) -> int:
+        """How far, in input pixels, an output pixel's inputs reach: 4 (9x9 head) + 2 per block + 1 (the conv
+        after the blocks) + the 3x3 conv of each x2 step at its own scale + the 9x9 tail at the output's scale,
+        rounded up. An image cut into tiles that each see this much context around their core, with that border
+        of each output cropped off, is G's output on the whole image (up to float rounding)."""
+        steps = int(math.log2(self.scale))
+        reach = 4 + 2 * self.blocks + 1 + sum(1 / 2**i for i in range(steps)) + 4 / self.scale
+        return math.ceil(reach)
+
+    def forward(self, source: Tensor) -> Tensor:
+        features = self.head(source)
+        features = features + self.body_end(self.body(features))  # the long skip over all blocks
+        return self.tail(self.upsample(features)).tanh()
+
+
+class SRDiscriminator(nn.Module):
+    """D(image) -> one logit per image (real high, super-resolved low)."""
+
+    def __init__(self, in_channels: int, width: int = 64, halvings: int = 4) -> None:
+        super().__init__()
+        if halvings < 1 or width < 1:
+            raise ValueError(f"halvings and width must be at least 1, got {halvings} and {width}")
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, width, 3, padding=1), nn.LeakyReLU(0.2)]
+        channels = width
+        for i in range(halvings):
+            out = width * min(2**i, 8)
+            if i > 0:  # the stride-1 block that doubles the channels
+                layers += [nn.Conv2d(channels, out, 3, 1, 1, bias=False), nn.BatchNorm2d(out), nn.LeakyReLU(0.2)]
+            layers += [nn.Conv2d(out, out, 3, 2, 1, bias=False), nn.BatchNorm2d(out), nn.LeakyReLU(0.2)]
+            channels = out
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Conv2d(channels, 16 * width, 1), nn.LeakyReLU(0.2),
+                   nn.Conv2d(16 * width, 1, 1), nn.Flatten(0)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, image: Tensor) -> Tensor:
+        return self.net(image)
