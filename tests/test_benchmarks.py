@@ -146,3 +146,11 @@ def test_digit_balance_counts_shares_and_kl_by_hand() -> None:
     assert result["shares"][1] == 0.75 and result["shares"][7] == 0.25
     assert result["digit_kl"] == pytest.approx(0.75 * math.log(7.5) + 0.25 * math.log(2.5))
     assert result["below_0.9"] == 0.5 and result["confidence"] == pytest.approx(0.81)
+
+
+def test_superres_benchmark_scores_bicubic_srresnet_and_srgan_beside_the_paper() -> None:
+    out = run_quick("superres.py")
+    rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ")}
+    assert {"bicubic", "SRResNet", "SRGAN"} <= set(rows) and "32.05 / 0.9019" in rows["SRResNet"]
+    assert all(math.isfinite(float(rows[name].split("|")[3])) for name in ("bicubic", "SRResNet", "SRGAN"))
+    assert "comparison image" in out

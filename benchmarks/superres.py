@@ -1,0 +1,143 @@
+"""Super-resolution x4 on the held-out `photos`: bicubic, SRResNet and SRGAN, by PSNR / SSIM (Ledig et al.'s protocol).
+
+Data: the built-in `photos` (docs/data.md), 96 px crops, inputs by `data.pairs downscale4` (Pillow's antialiased
+bicubic downscale to 24 px). The five training photographs' 320 crops train; the 128 crops of the two held-out
+photographs (china, hubble_deep_field) score. Scores: PSNR and SSIM on the Y channel of YCbCr with a 4 px border
+cropped (Ledig et al. 2017's protocol; `ganforge.metrics.psnr/ssim`, y_channel=True, border=4), outputs rounded to
+8-bit levels first, as saved images are.
+
+Models: bicubic is Pillow's bicubic upscale of the 24 px input. SRResNet is an srgan run of --steps steps with
+train.pretrain_steps = --steps (pixel MSE alone). SRGAN is that same run, copied and resumed for --gan-steps more
+steps: from step --steps on D trains and G's loss adds 1e-3 x the adversarial term (as Ledig et al. initialise
+SRGAN from SRResNet). Both share everything else (G of --blocks residual blocks, batch 16, Adam 1e-4). CPU s is
+the training's process CPU time, SRGAN's including that of the SRResNet it starts from.
+
+For scale, Ledig et al. 2017 Table 2, Set5 x4: bicubic 28.43 dB / 0.8211, SRResNet 32.05 / 0.9019, SRGAN 29.40 /
+0.8472 (their SRGAN's content loss is VGG54 features; ours is pixel MSE, their "SRGAN-MSE"): compare gaps, not dB.
+
+    python benchmarks/superres.py --steps 2000 --gan-steps 1000 --out runs/superres   # a CPU-sized run
+    python benchmarks/superres.py --quick                                              # a smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+import ganforge
+from ganforge.config import from_overrides
+from ganforge.data import load_data
+from ganforge.grid import image_grid, save_png
+from ganforge.metrics import psnr, ssim
+
+PUBLISHED = {"bicubic": (28.43, 0.8211), "SRResNet": (32.05, 0.9019), "SRGAN": (29.40, 0.8472)}
+BORDER = 4
+
+
+def bicubic_upscale(low: torch.Tensor, scale: int) -> torch.Tensor:
+    """Pillow's bicubic upscale of each (C, h, w) image in [0, 1] (8-bit levels), back in [0, 1]."""
+    out = []
+    for image in low:
+        pixels = (image * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+        pil = Image.fromarray(pixels[..., 0], "L") if pixels.shape[-1] == 1 else Image.fromarray(pixels, "RGB")
+        big = np.array(pil.resize((pil.width * scale, pil.height * scale), Image.Resampling.BICUBIC))
+        big = big[..., None] if big.ndim == 2 else big
+        out.append(torch.from_numpy(big).permute(2, 0, 1).float() / 255)
+    return torch.stack(out)
+
+
+def scores(output: torch.Tensor, target: torch.Tensor) -> tuple[float, float]:
+    """Mean PSNR (dB) and SSIM on Y with a 4 px border, outputs at 8-bit levels."""
+    output = (output.clamp(0, 1) * 255).round() / 255
+    return (float(psnr(output, target, y_channel=True, border=BORDER).mean()),
+            float(ssim(output, target, y_channel=True, border=BORDER).mean()))
+
+
+def train(config: dict[str, Any], folder: Path) -> float:
+    start = time.process_time()
+    ganforge.train(config, out=folder, overwrite=True)
+    return time.process_time() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=2000, help="SRResNet steps (pixel MSE alone)")
+    parser.add_argument("--gan-steps", type=int, default=1000, help="SRGAN steps after them (D joins)")
+    parser.add_argument("--resolution", type=int, default=96, help="target crop side in px (inputs a quarter)")
+    parser.add_argument("--blocks", type=int, default=8, help="G's residual blocks (the paper: 16)")
+    parser.add_argument("--g-width", type=int, default=64, help="G's channels")
+    parser.add_argument("--d-width", type=int, default=64, help="D's first channels")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", default="auto", help="train.threads: auto or N")
+    parser.add_argument("--out", default=None, help="folder for the two runs and the comparison image "
+                        "(default: a temporary folder, removed)")
+    parser.add_argument("--quick", action="store_true", help="a few steps on small crops: a smoke test")
+    args = parser.parse_args()
+    extra: dict[str, Any] = {}
+    if args.quick:
+        args.steps, args.gan_steps, args.resolution, args.blocks = 2, 2, 32, 1
+        args.g_width, args.d_width, args.batch_size = 8, 8, 4
+        extra = {"data.max_samples": 16}
+    root = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="superres-"))
+    try:
+        run(args, root, extra)
+    finally:
+        if args.out is None:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, root: Path, extra: dict[str, Any]) -> None:
+    every = max(1, (args.steps + args.gan_steps) // 10)
+    config = {"model.family": "srgan", "data.source": "photos", "data.split": "train", "data.pairs": "downscale4",
+              "data.resolution": args.resolution, "model.g_blocks": args.blocks, "model.g_width": args.g_width,
+              "model.d_width": args.d_width, "train.batch_size": args.batch_size, "train.seed": args.seed,
+              "train.steps": args.steps, "train.pretrain_steps": args.steps, "train.threads": args.threads,
+              "train.progress": False, "train.log_every": every, "train.sample_every": every,
+              "train.checkpoint_every": every, **extra}
+    seconds = {"SRResNet": train(config, root / "srresnet")}
+    shutil.copytree(root / "srresnet", root / "srgan")  # SRGAN starts from this SRResNet, as in the paper
+    start = time.process_time()
+    ganforge.resume(root / "srgan", train__steps=args.steps + args.gan_steps)
+    seconds["SRGAN"] = seconds["SRResNet"] + time.process_time() - start
+
+    held_out = load_data(from_overrides({"data.source": "photos", "data.split": "test", "data.pairs": "downscale4",
+                                         "data.resolution": args.resolution, **extra}).data)
+    batch = held_out.batch(torch.arange(len(held_out)), torch.device("cpu"))
+    low, high = held_out.spec.decode(batch["source"]), held_out.spec.decode(batch["x"])
+    outputs = {"bicubic": bicubic_upscale(low, 4),
+               "SRResNet": ganforge.load(root / "srresnet").upscale(low),
+               "SRGAN": ganforge.load(root / "srgan").upscale(low)}
+    results = {name: scores(out, high) for name, out in outputs.items()}
+
+    print(f"SR x4 on {len(held_out)} held-out {args.resolution} px crops of photos (china, hubble_deep_field); "
+          f"PSNR / SSIM on Y, {BORDER} px border; G {args.blocks} blocks x {args.g_width}, D width {args.d_width}, "
+          f"batch {args.batch_size}, seed {args.seed}")
+    print("| model | steps | PSNR (dB) | SSIM | vs bicubic | CPU s | Ledig et al. Set5 x4 |")
+    print("|---|---|---|---|---|---|---|")
+    base = results["bicubic"][0]
+    steps = {"bicubic": "-", "SRResNet": str(args.steps), "SRGAN": f"{args.steps} + {args.gan_steps}"}
+    for name, (db, similarity) in results.items():
+        cpu = f"{seconds[name]:.0f}" if name in seconds else "-"
+        paper_db, paper_ssim = PUBLISHED[name]
+        print(f"| {name} | {steps[name]} | {db:.2f} | {similarity:.4f} | {db - base:+.2f} dB | {cpu} | "
+              f"{paper_db:.2f} / {paper_ssim:.4f} ({paper_db - PUBLISHED['bicubic'][0]:+.2f} dB) |")
+
+    picks = torch.linspace(0, len(held_out) - 1, 6).round().long()  # bicubic | SRResNet | SRGAN | original
+    quads = torch.stack([outputs["bicubic"][picks], outputs["SRResNet"][picks], outputs["SRGAN"][picks],
+                         high[picks]], dim=1).flatten(0, 1)
+    picture = image_grid(quads.clamp(0, 1), columns=4, caption="bicubic | SRResNet | SRGAN | original")
+    save_png(picture, root / "comparison.png")
+    print(f"comparison image: {root / 'comparison.png'}")
+
+
+if __name__ == "__main__":
+    main()
