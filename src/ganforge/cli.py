@@ -279,6 +279,14 @@ def command_eval(args: argparse.Namespace, dotted: Overrides) -> int:
         raise GanforgeError(f"'ganforge eval' takes no config keys (got {next(iter(dotted))})")
     apply_threads(choose_threads(coerce("train.threads", args.threads), convolutional=True))  # feature nets
     run = Run(args.run)
+    if run.image_conditioned:  # scored on held-out (input, target) pairs, beside a baseline (evaluate_pairs.py)
+        from ganforge.evaluate_pairs import evaluate_pairs, summary
+
+        record = evaluate_pairs(run, args.metrics, args.features, args.n, args.device, args.seed, progress=True)
+        write_result(path := run.dir.evals / f"step-{run.step:07d}.json", record)
+        print(format_table(record["results"]))
+        print(f"{summary(record)}; written to {path}")
+        return 0
     config = run.config
     data = load_data(config.data)
     classes = conditional_classes(config, data)

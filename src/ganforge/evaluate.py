@@ -327,14 +327,15 @@ def format_table(results: dict[str, Any]) -> str:
     columns = sorted({key.split("/", 1)[0] for key in results})
     rows = sorted({key.split("/", 1)[1] for key in results if not key.split("/", 1)[1].startswith("class_")}
                   | ({"class_kl"} & {key.split("/", 1)[1] for key in results}))
-    lines = [f"{'metric':14s}" + "".join(f"{c:>14s}" for c in columns)]
+    width = max([14, *map(len, rows)])  # a longer row name (e.g. inception_kid_std) widens the first column
+    lines = [f"{'metric':{width}s}" + "".join(f"{c:>14s}" for c in columns)]
     for row in rows:
         cells = []
         for column in columns:
             value = results.get(f"{column}/{row}")
             cells.append(f"{'':>14s}" if value is None else f"{value:>14.4f}" if isinstance(value, float)
                          else f"{value!s:>14s}")
-        lines.append(f"{row:14s}" + "".join(cells))
+        lines.append(f"{row:{width}s}" + "".join(cells))
     return "\n".join(lines)
 
 
