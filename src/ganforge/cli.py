@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    allow_abbrev=False)
     evaluate.add_argument("run", help="run folder")
     evaluate.add_argument("--metrics", default="auto",
-                          help=f"comma list of {', '.join(ALL_METRICS)} (default: by kind of data)")
+                          help=f"comma list of {', '.join(ALL_METRICS)}; image-to-image runs (pix2pix, srgan): "
+                               "psnr, ssim, fid, kid, labels (default: by kind of run and data)")
     evaluate.add_argument("--features", default="auto",
                           help="comma list of inception, mnist (default: Inception + the data set's own classifier)")
     evaluate.add_argument("--n", type=int, default=None,
