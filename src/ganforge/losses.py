@@ -6,8 +6,20 @@ relativistic pair, real_scores); all return a scalar mean over the batch.
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+CONFIDENT_LOGIT = 2.1972  # |logit| beyond this = a verdict at least 90% sure
+
+
+def logit_verdicts(real: Tensor, fake: Tensor) -> dict[str, Tensor]:
+    """What the log shows of D's logits on real and generated samples: D(x), D(G(z)), the share told apart (the
+    threshold at logit 0) and the share told apart with confidence (for the non-convergence check)."""
+    real, fake = real.detach().float(), fake.detach().float()
+    return {"real": torch.sigmoid(real).mean(), "fake": torch.sigmoid(fake).mean(),
+            "accuracy": ((real > 0).float().mean() + (fake <= 0).float().mean()) / 2,
+            "confident": ((real > CONFIDENT_LOGIT).float().mean() + (fake < -CONFIDENT_LOGIT).float().mean()) / 2}
 
 
 def bce_discriminator(real: Tensor, fake: Tensor, real_target: float = 1.0) -> Tensor:

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from ganforge.errors import ConfigError
 from ganforge.families.base import Batch, Family, Phase, StepState
+from ganforge.losses import logit_verdicts
 from ganforge.nets import build_net
 from ganforge.nets.translation import patch_layers, unet_depth
 
@@ -101,11 +102,7 @@ class Pix2Pix(Family):
         fake_scores = discriminator(shown, fake.detach())
         loss = 0.5 * (F.binary_cross_entropy_with_logits(real_scores, torch.ones_like(real_scores))
                       + F.binary_cross_entropy_with_logits(fake_scores, torch.zeros_like(fake_scores)))
-        real_d, fake_d = real_scores.detach(), fake_scores.detach()
-        accuracy = ((real_d > 0).float().mean() + (fake_d <= 0).float().mean()) / 2
-        confident = ((real_d > 2.1972).float().mean() + (fake_d < -2.1972).float().mean()) / 2
-        return {"loss": loss, "real": torch.sigmoid(real_d).mean(), "fake": torch.sigmoid(fake_d).mean(),
-                "accuracy": accuracy, "confident": confident}
+        return {"loss": loss, **logit_verdicts(real_scores, fake_scores)}
 
     def generator_step(self, batch: Batch, state: StepState) -> dict[str, Tensor]:
         fake = state.cache.get("fake")
