@@ -33,7 +33,7 @@ from mnist_recipes import PROBE_STEPS, REFERENCE, train_timed
 
 RECIPES: dict[str, dict[str, Any]] = {
     "cgan (concat; G: label joins z)": {**REFERENCE, "model.family": "cgan"},
-    "cgan, G by conditional BatchNorm": {**REFERENCE, "model.family": "cgan", "model.g_condition": "batchnorm"},
+    "cgan (G by conditional BatchNorm)": {**REFERENCE, "model.family": "cgan", "model.g_condition": "batchnorm"},
     "projection D (DCGAN)": {**REFERENCE, "model.condition": "projection"},
     "acgan (auxiliary classifier)": {**REFERENCE, "model.family": "acgan"},
     "recommended + projection D": {"data.source": "mnist", **RECOMMENDED["image"], "model.condition": "projection"},
@@ -89,6 +89,9 @@ def main() -> None:
     args = parser.parse_args()
     reference_steps = 20 if args.quick else int(REFERENCE.get("train.steps", 5000))
     names = list(RECIPES) if args.recipes == "all" else args.recipes.split(",")
+    unknown = [name for name in names if name not in RECIPES]
+    if unknown:  # names hold no commas, so a comma list splits cleanly
+        parser.error(f"unknown recipe {unknown[0]!r}; recipes: {'; '.join(RECIPES)}")
     if args.quick:
         names, args.n = ["cgan (concat; G: label joins z)"], 500
     print(f"conditional MNIST at make run's CPU time: torch {torch.__version__}, {torch.get_num_threads()} threads, "

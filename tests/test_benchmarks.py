@@ -154,3 +154,14 @@ def test_superres_benchmark_scores_bicubic_srresnet_and_srgan_beside_the_paper()
     assert {"bicubic", "SRResNet", "SRGAN"} <= set(rows) and "32.05 / 0.9019" in rows["SRResNet"]
     assert all(math.isfinite(float(rows[name].split("|")[3])) for name in ("bicubic", "SRResNet", "SRGAN"))
     assert "comparison image" in out
+
+
+def test_conditional_recipe_names_can_be_picked_from_a_comma_list() -> None:
+    import sys
+
+    sys.path.insert(0, str(BENCHMARKS))  # conditional.py imports mnist_recipes from its own folder
+    try:
+        module = load_benchmark("conditional")
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    assert all("," not in name for name in module.RECIPES)  # --recipes splits on commas
