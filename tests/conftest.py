@@ -38,6 +38,14 @@ def tiny(**overrides: Any) -> dict[str, Any]:
 FAMILY_DATA: dict[str, dict[str, Any]] = {"srgan": {"data.pairs": "downscale2", "train.pretrain_steps": 1}}
 
 
+def one_line(code: int, err: str, *fragments: str) -> None:
+    """A user error as the CLI must give it: exit 2 and one 'error:' line holding every fragment."""
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error:"), err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
 def family_data(name: str) -> dict[str, Any]:
     """What a registry-parametrised test adds for family `name` beyond a plain image source: an image-to-image
     family (pix2pix) needs (input, target) pairs."""

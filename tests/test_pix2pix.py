@@ -17,7 +17,7 @@ from ganforge.data import load_data
 from ganforge.nets import build_net
 from ganforge.nets.translation import unet_depth
 
-from conftest import tiny, write_image
+from conftest import one_line, tiny, write_image
 
 PAIRS = {"data.source": "digits", "data.max_samples": 80, "model.family": "pix2pix"}
 
@@ -87,13 +87,6 @@ def test_a_downscale_run_upscales_what_it_is_given(tmp_path: Path) -> None:
     run = ganforge.train(config, out=tmp_path / "sr")
     assert run.condition == {"kind": "image", "channels": 1, "scale": 2}
     assert run.translate(torch.rand(3, 1, 4, 6)).shape == (3, 1, 8, 12)
-
-
-def one_line(code: int, err: str, *fragments: str) -> None:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("error:"), err
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def test_bad_input_is_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

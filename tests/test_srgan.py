@@ -23,7 +23,7 @@ from ganforge.recipes import resolve
 from ganforge.tiling import tiled
 from ganforge.train.trainer import seed_everything
 
-from conftest import tiny, write_image
+from conftest import one_line, tiny, write_image
 
 SR = {"data.source": "digits", "data.max_samples": 80, "model.family": "srgan", "data.pairs": "downscale2"}
 
@@ -157,13 +157,6 @@ def test_upscale_writes_k_times_larger_images_alike_with_and_without_tiles(tmp_p
     pixels = torch.rand(2, 1, 37, 29)
     assert torch.allclose(run.upscale(pixels, tile=8), run.upscale(pixels, tile=0), atol=1e-5)
     assert torch.equal(run.upscale(pixels, tile=0), run.translate(pixels))
-
-
-def one_line(code: int, err: str, *fragments: str) -> None:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("error:"), err
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def test_bad_input_is_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
