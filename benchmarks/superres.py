@@ -4,7 +4,8 @@ Data: the built-in `photos` (docs/data.md), 96 px crops, inputs by `data.pairs d
 bicubic downscale to 24 px). The five training photographs' 320 crops train; the 128 crops of the two held-out
 photographs (china, hubble_deep_field) score. Scores: PSNR and SSIM on the Y channel of YCbCr with a 4 px border
 cropped (Ledig et al. 2017's protocol; `ganforge.metrics.psnr/ssim`, y_channel=True, border=4), outputs rounded to
-8-bit levels first, as saved images are.
+8-bit levels first, as saved images are. Realism: FID and KID of each model's outputs against the original crops
+in the standard Inception's features (the perception side of the perception-distortion trade-off).
 
 Models: bicubic is Pillow's bicubic upscale of the 24 px input. SRResNet is an srgan run of --steps steps with
 train.pretrain_steps = --steps (pixel MSE alone). SRGAN is that same run, copied and resumed for --gan-steps more
@@ -37,6 +38,9 @@ from ganforge.config import from_overrides
 from ganforge.data import load_data
 from ganforge.grid import image_grid, save_png
 from ganforge.metrics import psnr, ssim
+from ganforge.metrics.features import get_extractor
+from ganforge.metrics.fid import fid_from_features
+from ganforge.metrics.kid import kid_from_features
 
 PUBLISHED = {"bicubic": (28.43, 0.8211), "SRResNet": (32.05, 0.9019), "SRGAN": (29.40, 0.8472)}
 BORDER = 4
@@ -61,6 +65,17 @@ def scores(output: torch.Tensor, target: torch.Tensor) -> tuple[float, float]:
             float(ssim(output, target, y_channel=True, border=BORDER).mean()))
 
 
+def realism(outputs: dict[str, torch.Tensor], target: torch.Tensor) -> dict[str, tuple[float, float]]:
+    """FID and KID x 1000 of each model's outputs against the original crops, standard Inception features."""
+    extractor = get_extractor("inception")
+    real = extractor.extract(target).features
+    found = {}
+    for name, out in outputs.items():
+        fake = extractor.extract(out.clamp(0, 1)).features
+        found[name] = (fid_from_features(real, fake), 1000 * kid_from_features(real, fake, subsets=100)[0])
+    return found
+
+
 def train(config: dict[str, Any], folder: Path) -> float:
     start = time.process_time()
     ganforge.train(config, out=folder, overwrite=True)
@@ -80,6 +95,8 @@ def main() -> None:
     parser.add_argument("--threads", default="auto", help="train.threads: auto or N")
     parser.add_argument("--out", default=None, help="folder for the two runs and the comparison image "
                         "(default: a temporary folder, removed)")
+    parser.add_argument("--no-fid", action="store_true", help="skip FID / KID (the Inception network's ~70 ms an "
+                        "image on a CPU)")
     parser.add_argument("--quick", action="store_true", help="a few steps on small crops: a smoke test")
     args = parser.parse_args()
     extra: dict[str, Any] = {}
@@ -117,18 +134,24 @@ def run(args: argparse.Namespace, root: Path, extra: dict[str, Any]) -> None:
                "SRResNet": ganforge.load(root / "srresnet").upscale(low),
                "SRGAN": ganforge.load(root / "srgan").upscale(low)}
     results = {name: scores(out, high) for name, out in outputs.items()}
+    nan = (float("nan"), float("nan"))
+    real_look = {name: nan for name in outputs} if args.no_fid else realism(outputs, high)
 
     print(f"SR x4 on {len(held_out)} held-out {args.resolution} px crops of photos (china, hubble_deep_field); "
           f"PSNR / SSIM on Y, {BORDER} px border; G {args.blocks} blocks x {args.g_width}, D width {args.d_width}, "
           f"batch {args.batch_size}, seed {args.seed}")
-    print("| model | steps | PSNR (dB) | SSIM | vs bicubic | CPU s | Ledig et al. Set5 x4 |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"FID and KID x 1000: standard Inception features of the {len(held_out)} outputs against the "
+          f"{len(held_out)} original crops (few samples: FID carries a large bias; compare rows, not papers)")
+    print("| model | steps | PSNR (dB) | SSIM | vs bicubic | FID | KID x 1000 | CPU s | Ledig et al. Set5 x4 |")
+    print("|---|---|---|---|---|---|---|---|---|")
     base = results["bicubic"][0]
     steps = {"bicubic": "-", "SRResNet": str(args.steps), "SRGAN": f"{args.steps} + {args.gan_steps}"}
     for name, (db, similarity) in results.items():
         cpu = f"{seconds[name]:.0f}" if name in seconds else "-"
         paper_db, paper_ssim = PUBLISHED[name]
-        print(f"| {name} | {steps[name]} | {db:.2f} | {similarity:.4f} | {db - base:+.2f} dB | {cpu} | "
+        fid, kid = real_look[name]
+        print(f"| {name} | {steps[name]} | {db:.2f} | {similarity:.4f} | {db - base:+.2f} dB | {fid:.1f} | {kid:.1f} "
+              f"| {cpu} | "
               f"{paper_db:.2f} / {paper_ssim:.4f} ({paper_db - PUBLISHED['bicubic'][0]:+.2f} dB) |")
 
     picks = torch.linspace(0, len(held_out) - 1, 6).round().long()  # bicubic | SRResNet | SRGAN | original
