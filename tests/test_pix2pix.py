@@ -56,6 +56,13 @@ def test_pix2pix_learns_to_denoise_better_than_the_noisy_input(tmp_path: Path) -
     assert (denoised - clean).pow(2).mean() < 0.75 * (noisy - clean).pow(2).mean()  # measured: about 0.5
 
 
+def test_pretrain_steps_train_the_unet_on_l1_alone_then_d_joins(tmp_path: Path) -> None:
+    run = pix2pix(tmp_path, train__steps=4, train__pretrain_steps=2, train__log_every=1)
+    records = {r["step"]: r for r in run.metrics() if "G/loss" in r}
+    assert all("D/loss" not in records[s] and records[s]["G/loss"] == records[s]["G/l1"] for s in (1, 2))
+    assert all("D/loss" in records[s] and "G/adversarial" in records[s] for s in (3, 4))
+
+
 def test_resume_of_pix2pix_is_bit_exact(tmp_path: Path) -> None:
     straight = pix2pix(tmp_path, "straight", train__steps=6, train__checkpoint_every=3)
     pix2pix(tmp_path, "staged", train__steps=3, train__checkpoint_every=3)

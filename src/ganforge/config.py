@@ -81,8 +81,9 @@ class TrainConfig:
     gp_weight: float = 10.0          # gradient-penalty weight (wgan-gp)
     class_weight: float = 1.0        # AC-GAN: weight of the class loss in D's and G's objectives
     l1_weight: float = 100.0         # pix2pix: weight of G's L1 distance to the target (Isola et al. 2017: 100)
-    pretrain_steps: int = 0          # srgan: the first N steps train G alone on the content loss (SRResNet), then
-                                     # D joins; counted in steps, so a resume that raises train.steps keeps it
+    pretrain_steps: int = 0          # srgan / pix2pix: the first N steps train G alone on the content (L1) loss
+                                     # (SRResNet; the L1-only U-Net), then D joins; counted in steps, so a resume
+                                     # that raises train.steps keeps it
     content_loss: str = "mse"        # srgan: mse | l1 pixel distance to the target (no pretrained VGG ships offline)
     adversarial_weight: float = 1e-3  # srgan: weight of G's adversarial term beside the content loss (Ledig: 1e-3)
     class_loss_on_fakes: bool = False  # AC-GAN: D's class head also learns G's samples, as Odena et al. Off: such

@@ -4,10 +4,11 @@ G, a U-Net, maps the input image (batch key `source`) to the target domain; D, a
 pairs patch by patch. The losses, as the paper's code has them:
     D: 0.5 [BCE(D(s, x), 1) + BCE(D(s, G(s)), 0)]
     G: BCE(D(s, G(s)), 1) + train.l1_weight * |G(s) - x|_1   (l1_weight 100)
-G's noise is the dropout in its decoder (no z). An input smaller than the target (data.pairs downscaleK) is
-upsampled bicubically inside G first, so the exported G translates the input as the user gives it. Denoising
-(`noiseS`), inpainting (`maskP`), colourisation (`grey`), deblurring (`blurS`) and edges-to-image (`edges`) are
-this family on derived pairs.
+With train.pretrain_steps N the first N steps train G alone on the L1 term (D does not train): N = train.steps is
+the L1-only U-Net, the baseline the adversarial term has to beat. G's noise is the dropout in its decoder (no z).
+An input smaller than the target (data.pairs downscaleK) is upsampled bicubically inside G first, so the exported
+G translates the input as the user gives it. Denoising (`noiseS`), inpainting (`maskP`), colourisation (`grey`),
+deblurring (`blurS`) and edges-to-image (`edges`) are this family on derived pairs.
 """
 
 from __future__ import annotations
@@ -75,7 +76,10 @@ class Pix2Pix(Family):
         return {"generator": generator, "discriminator": discriminator}
 
     def phases(self) -> list[Phase]:
-        return [Phase("D", "discriminator", self.discriminator_step), Phase("G", "generator", self.generator_step)]
+        boundary = self.config.train.pretrain_steps
+        l1_only = [Phase("G", "generator", self.l1_step, stop=boundary)] if boundary else []
+        return [*l1_only, Phase("D", "discriminator", self.discriminator_step, start=boundary),
+                Phase("G", "generator", self.generator_step, start=boundary)]
 
     def sample_latent(self, n: int, device: torch.device | str, generator: torch.Generator | None = None) -> Tensor:
         raise ConfigError("family 'pix2pix' draws no noise: its generator translates input images (ganforge "
@@ -92,6 +96,11 @@ class Pix2Pix(Family):
         if "fake" not in state.cache:
             state.cache["fake"] = self.nets["generator"](batch["source"])
         return state.cache["fake"]
+
+    def l1_step(self, batch: Batch, state: StepState) -> dict[str, Tensor]:
+        """G alone on the L1 distance to the target (the L1-only U-Net)."""
+        l1 = (self.nets["generator"](batch["source"]) - batch["x"]).abs().mean()
+        return {"loss": l1, "l1": l1.detach()}
 
     def discriminator_step(self, batch: Batch, state: StepState) -> dict[str, Tensor]:
         source, real = batch["source"], batch["x"]
