@@ -46,6 +46,23 @@ def one_line(code: int, err: str, *fragments: str) -> None:
         assert fragment in lines[0], lines[0]
 
 
+FASHION_MNIST_MISSING = ("Fashion-MNIST's IDX files are absent: apt-get install dataset-fashion-mnist (as .ci/run "
+                         "does), or set GANFORGE_FASHION_MNIST to a folder holding them")
+
+
+def fashion_mnist_present() -> bool:
+    """Whether the four Fashion-MNIST IDX files are where the built-in source looks."""
+    from ganforge.data.builtin import fashion_mnist_folder
+    from ganforge.data.idx import find_idx_folder
+    from ganforge.errors import DataError
+
+    folder = fashion_mnist_folder()
+    try:
+        return folder.is_dir() and find_idx_folder(folder) is not None
+    except DataError:
+        return False
+
+
 def family_data(name: str) -> dict[str, Any]:
     """What a registry-parametrised test adds for family `name` beyond a plain image source: an image-to-image
     family (pix2pix) needs (input, target) pairs."""

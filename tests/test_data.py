@@ -18,7 +18,7 @@ from ganforge.data.toy import TOY_MIXTURES
 from ganforge.errors import DataError
 from ganforge.schema import validate
 
-from conftest import write_image
+from conftest import FASHION_MNIST_MISSING, fashion_mnist_present, write_image
 
 
 def test_mnist_is_the_5000_real_labelled_digits() -> None:
@@ -185,6 +185,8 @@ def test_stacked_mnist_has_a_real_digit_per_channel_and_1000_modes() -> None:
 def test_every_builtin_source_loads_with_a_spec_that_validates(name: str) -> None:
     if name in ("faces", "photos") and importlib.util.find_spec("skimage") is None:
         pytest.skip("scikit-image is not installed (pip install 'ganforge[photos]')")
+    if name == "fashion-mnist" and not fashion_mnist_present():
+        pytest.skip(FASHION_MNIST_MISSING)
     data = load_data(DataConfig(source=name, max_samples=16))
     assert len(data) == 16 and data.spec.shape == tuple(data.x.shape[1:]) and source_kind(name) == data.spec.kind
     raw = json.loads(json.dumps(data.spec.to_dict()))  # as generator.json holds it
@@ -196,5 +198,6 @@ def test_split_by_item_and_the_sets_that_have_a_split(tmp_path: Path) -> None:
     train, test = split_by_item(torch.arange(10).repeat(2), 3)
     assert sorted(set((torch.arange(10).repeat(2)[test]).tolist())) == [2, 5, 8] and len(train) + len(test) == 20
     write_image(tmp_path / "a.png", (8, 8))
-    with pytest.raises(DataError, match=r"fixed held-out split \(mnist, digits, photos, faces\)"):
+    with pytest.raises(DataError, match=r"fixed held-out split \(mnist, digits, photos, faces, fashion-mnist, "
+                                        r"a folder of IDX files\)"):
         load_data(DataConfig(source=str(tmp_path), split="test"))

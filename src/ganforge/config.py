@@ -23,8 +23,9 @@ class DataConfig:
     resolution: int | None = None    # square image side in px; None = the source's own (64 for folders)
     channels: int | None = None      # 1 (grey) or 3 (RGB); None = as found
     max_samples: int | None = None   # use only the first N samples; None = all
-    split: str = "auto"              # auto | all | train | test: a fixed held-out split (built-in mnist, digits);
-                                     # auto = train with data.labelled on mnist/digits (test digits stay unseen)
+    split: str = "auto"              # auto | all | train | test: a fixed held-out split (mnist, digits, photos,
+                                     # faces; fashion-mnist and IDX folders: their own test files); auto = train on
+                                     # fashion-mnist/IDX folders, and with data.labelled on mnist/digits, else all
     labels: str = "class"            # class (y) | onehot (the class as a float vector c) | digits | none
     labelled: int = 0                # semi-supervised: keep this many labels per class, hide the rest; 0 = all
     labelled_seed: int = 0           # which labels data.labelled keeps

@@ -15,18 +15,21 @@ from ganforge.data.arrays import load_array_file, peek_kind
 from ganforge.data.builtin import (
     CROPS_PER_PHOTO,
     FACES,
+    FASHION_NAMES,
     PHOTO_RESOLUTION,
     PHOTOS,
+    fashion_mnist,
     lfw_faces,
     mnist_digits,
     natural_photos,
     sklearn_digits,
     stacked_mnist,
 )
+from ganforge.data.idx import find_idx_folder
 from ganforge.data.images import load_image_folder, load_paired_folders, resize_square
 from ganforge.data.pairs import derive_inputs
 from ganforge.data.spec import DataSpec, EpochSampler, ShardedSampler, TensorData
-from ganforge.data.splits import HELD_OUT_EVERY, effective_split, labelled_subset, split_indices
+from ganforge.data.splits import HELD_OUT_EVERY, OFFICIAL_SPLIT, effective_split, labelled_subset, split_indices
 from ganforge.data.toy import TOY_MIXTURES, sample_mixture
 from ganforge.errors import DataError
 
@@ -36,7 +39,7 @@ DEFAULT_FOLDER_RESOLUTION = 64
 DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 # What a built-in source gives: samples, labels or None, and the item each sample comes from (for a split by item,
-# splits.HELD_OUT_EVERY) or None.
+# splits.HELD_OUT_EVERY; for a set in splits.OFFICIAL_SPLIT: 1 for a sample of its test files, 0 otherwise) or None.
 Loaded = tuple[np.ndarray, np.ndarray | None, np.ndarray | None]
 
 
@@ -45,6 +48,7 @@ class BuiltinSource:
     kind: str
     description: str
     load: Callable[[DataConfig], Loaded]
+    class_names: tuple[str, ...] = ()  # names of labels 0, 1, ...; () = digit names for 10 classes, else numbers
 
 
 def _faces(config: DataConfig) -> Loaded:
@@ -75,6 +79,9 @@ BUILTIN: dict[str, BuiltinSource] = {
     "photos": BuiltinSource("image", f"{len(PHOTOS)} natural RGB photographs (scikit-image, scikit-learn) as "
                             f"{CROPS_PER_PHOTO} fixed crops each at data.resolution (default {PHOTO_RESOLUTION}); "
                             f"{_PHOTOS_HELD} photos held out (data.split test)", _photos),
+    "fashion-mnist": BuiltinSource("image", "Fashion-MNIST: 60,000 training + 10,000 test images (data.split), "
+                                   "28x28 grey, 10 classes of clothing (Debian's dataset-fashion-mnist)",
+                                   lambda _: fashion_mnist(), FASHION_NAMES),
 }
 UNPAIRED = "unpaired domains (CycleGAN) are not supported yet"
 
@@ -144,6 +151,7 @@ def load_data(config: DataConfig) -> TensorData:
     conditions: np.ndarray | None = None
     inputs: np.ndarray | None = None   # the input image of each sample (batch key "source")
     items: np.ndarray | None = None    # the item each sample comes from, for sets split by item
+    test_files: np.ndarray | None = None  # 1 for a sample of the set's official test files (OFFICIAL_SPLIT, IDX)
     class_names: tuple[str, ...] = ()
     modes: tuple[tuple[float, ...], ...] = ()
     mode_std = 0.0
@@ -152,15 +160,23 @@ def load_data(config: DataConfig) -> TensorData:
         samples, labels, class_names, inputs = _paired_folders(config)
     elif source in BUILTIN:
         samples, labels, items = BUILTIN[source].load(config)
+        if source in OFFICIAL_SPLIT:
+            test_files, items = items, None
         kind = BUILTIN[source].kind
         if kind == "image":
             samples = samples if samples.ndim == 4 else samples[:, None]
             if labels is not None:
-                class_names = DIGIT_NAMES if int(labels.max()) == 9 else \
-                    tuple(f"{i:0{len(str(labels.max()))}d}" for i in range(int(labels.max()) + 1))
+                class_names = BUILTIN[source].class_names or (DIGIT_NAMES if int(labels.max()) == 9 else
+                    tuple(f"{i:0{len(str(labels.max()))}d}" for i in range(int(labels.max()) + 1)))
         else:
             centres, mode_std = TOY_MIXTURES[source]
             modes = tuple(tuple(float(v) for v in c) for c in centres)
+    elif Path(source).is_dir() and (idx := find_idx_folder(Path(source))) is not None:
+        kind = "image"
+        images, labels, test_files = idx.load()
+        samples = images[:, None]
+        if "fashion" in str(Path(source).resolve()).lower() and int(labels.max()) == len(FASHION_NAMES) - 1:
+            class_names = FASHION_NAMES  # a copy of Fashion-MNIST (Debian's, Zalando's, Keras' or torchvision's)
     elif Path(source).is_dir():
         kind = "image"
         resolution = config.resolution or DEFAULT_FOLDER_RESOLUTION
@@ -177,7 +193,8 @@ def load_data(config: DataConfig) -> TensorData:
     index = np.arange(len(samples))  # each sample's place in the whole source: it seeds its random input (pairs)
     split = effective_split(source, config.split, config.labelled)
     picked = split_indices(source, None if labels is None else torch.from_numpy(labels), split,
-                           None if items is None else torch.from_numpy(items))
+                           None if items is None else torch.from_numpy(items),
+                           None if test_files is None else torch.from_numpy(test_files))
     if picked is not None:  # before max_samples, so that the held-out digits are the same at any size
         keep = picked.numpy()
         samples, index = samples[keep], index[keep]

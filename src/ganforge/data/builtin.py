@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
+import os
 import zlib
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from ganforge.data.idx import find_idx_folder
 from ganforge.errors import DataError
 
 
@@ -123,3 +125,31 @@ def natural_photos(resolution: int | None = None) -> tuple[np.ndarray, np.ndarra
     stacked = np.stack(crops, axis=1)  # (crops, photos, 3, R, R): round-robin over the photos
     photo = np.tile(np.arange(len(PHOTOS)), CROPS_PER_PHOTO)
     return np.ascontiguousarray(stacked.reshape(-1, 3, side, side)), photo
+
+
+# Fashion-MNIST (Xiao, Rasul & Vollgraf 2017, Zalando Research; MIT licence) as Debian's dataset-fashion-mnist
+# installs it; $GANFORGE_FASHION_MNIST names another folder holding the same four IDX files.
+FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+FASHION_MNIST_ENV = "GANFORGE_FASHION_MNIST"
+# Zalando's names for labels 0-9 (README of zalandoresearch/fashion-mnist).
+FASHION_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                 "Ankle boot")
+
+
+def fashion_mnist_folder() -> Path:
+    """$GANFORGE_FASHION_MNIST if set, else the Debian package's folder."""
+    return Path(os.environ.get(FASHION_MNIST_ENV) or FASHION_MNIST_DIR)
+
+
+def fashion_mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The 60,000 training then 10,000 test images of Fashion-MNIST: uint8 (70000, 28, 28), int64 labels, and 1 for
+    a test image (else 0)."""
+    folder = fashion_mnist_folder()
+    found = find_idx_folder(folder) if folder.is_dir() else None
+    if found is None:
+        where = f"${FASHION_MNIST_ENV} ('{folder}')" if os.environ.get(FASHION_MNIST_ENV) else f"'{folder}'"
+        raise DataError(f"data set 'fashion-mnist' needs its four IDX files in {where}: install them with "
+                        "'apt-get install dataset-fashion-mnist', or pass a folder holding "
+                        "train-images-idx3-ubyte.gz and the other three as --data path/to/dir "
+                        f"(or set {FASHION_MNIST_ENV}=path/to/dir)")
+    return found.load()

@@ -1,7 +1,10 @@
 """Fixed held-out splits: the same digits are held out by the MNIST classifier, `data.split` and the semi-supervised
-benchmark, so "held out" means one thing across ganforge; unlabelled built-in sets hold out whole items (photos)."""
+benchmark, so "held out" means one thing across ganforge; unlabelled built-in sets hold out whole items (photos);
+sets that come split (Fashion-MNIST, any folder of IDX files) keep their own training and test files."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -15,6 +18,10 @@ SPLIT_SEED = 0
 # Built-in unlabelled sets split by item: every k-th item is held out (photos: by photograph, in sorted names, so
 # that no crop of a held-out photo is trained on; faces: by face, in file order).
 HELD_OUT_EVERY = {"photos": 3, "faces": 4}
+# Built-in sets with an official split: data.split train / test are their own training and test files, and auto
+# trains on the training files (so that the test set stays unseen, as published scores assume).
+OFFICIAL_SPLIT = ("fashion-mnist",)
+SPLIT_SETS = (*HELD_OUT_PER_CLASS, *HELD_OUT_EVERY, *OFFICIAL_SPLIT, "a folder of IDX files")
 
 
 def stratified_split(labels: Tensor, held_out_per_class: int, seed: int) -> tuple[Tensor, Tensor]:
@@ -36,10 +43,26 @@ def stratified_split(labels: Tensor, held_out_per_class: int, seed: int) -> tupl
 LABELLED_STREAM = 104_729  # data.labelled_seed's stream is apart from the split's: the kept labels are never test ones
 
 
+def has_official_split(source: str) -> bool:
+    """Whether `source` comes split into training and test files: a set in OFFICIAL_SPLIT or a folder of IDX files."""
+    from ganforge.data.idx import idx_files  # local: splits stays importable without the readers
+
+    if source in OFFICIAL_SPLIT:
+        return True
+    folder = Path(source)
+    try:
+        return folder.is_dir() and bool(idx_files(folder))
+    except OSError:
+        return False
+
+
 def effective_split(source: str, split: str, labelled: int) -> str:
-    """data.split with 'auto' resolved: a semi-supervised run on a set with a held-out split trains on the rest."""
+    """data.split with 'auto' resolved: a set with an official split trains on its training files; a
+    semi-supervised run on a set with a held-out split trains on the rest."""
     if split != "auto":
         return split
+    if has_official_split(source):
+        return "train"
     return "train" if labelled and source in HELD_OUT_PER_CLASS else "all"
 
 
@@ -49,18 +72,21 @@ def split_by_item(items: Tensor, every: int) -> tuple[Tensor, Tensor]:
     return (~held).nonzero().squeeze(1), held.nonzero().squeeze(1)
 
 
-def split_indices(source: str, labels: Tensor | None, split: str, items: Tensor | None = None) -> Tensor | None:
+def split_indices(source: str, labels: Tensor | None, split: str, items: Tensor | None = None,
+                  test_files: Tensor | None = None) -> Tensor | None:
     """Indices of `split` ('train' or 'test') of a built-in set with a fixed split; None for 'all'. `items` names
-    the item each sample comes from, for sets split by item (HELD_OUT_EVERY)."""
+    the item each sample comes from, for sets split by item (HELD_OUT_EVERY); `test_files` is 1 for each sample of
+    a set's official test files, 0 for its training files (OFFICIAL_SPLIT, IDX folders)."""
     if split == "all":
         return None
+    if test_files is not None:
+        return (test_files == (1 if split == "test" else 0)).nonzero().squeeze(1)
     if source in HELD_OUT_EVERY and items is not None:
         train, test = split_by_item(items, HELD_OUT_EVERY[source])
         return train if split == "train" else test
     if source not in HELD_OUT_PER_CLASS or labels is None:
         raise DataError(f"data.split '{split}' needs a data set with a fixed held-out split "
-                        f"({', '.join([*HELD_OUT_PER_CLASS, *HELD_OUT_EVERY])}); '{source}' has none: "
-                        "use --data.split all")
+                        f"({', '.join(SPLIT_SETS)}); '{source}' has none: use --data.split all")
     train, test = stratified_split(labels, HELD_OUT_PER_CLASS[source], SPLIT_SEED)
     return train if split == "train" else test
 
