@@ -253,7 +253,7 @@ def test_targets_that_are_not_paired_folders_are_refused(tmp_path: Path) -> None
     for source, target, said in [(str(tmp_path / "A"), "mnist", "built-in data set"),
                                  ("mnist", str(tmp_path / "A"), "is not a folder"),
                                  (str(tmp_path / "A"), str(tmp_path / "nowhere"), "does not exist")]:
-        with pytest.raises(DataError, match=f"{said}.*unpaired domains \\(CycleGAN\\) are not supported yet"):
+        with pytest.raises(DataError, match=f"{said}.*unpaired domain is for --family cyclegan"):
             load_data(DataConfig(source=source, target=target))
     with pytest.raises(ConfigError, match="data.pairs.*data.target.*not both"):
         from_overrides({"data.pairs": "edges", "data.target": str(tmp_path / "A")})

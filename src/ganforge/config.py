@@ -36,7 +36,9 @@ class DataConfig:
     pairs_seed: int = 0              # draws the random pairs (noise, mask) once per sample, so a run, its resume and
                                      # an evaluation see the same pairs
     target: str = ""                 # paired folders (pix2pix): a folder of target images, matched by file name to
-                                     # the input images in data.source; "" = none
+                                     # the input images in data.source; with data.unpaired: a second domain; "" = none
+    unpaired: bool = False           # data.target is a second, unpaired domain (any source: built-in, folder, array;
+                                     # batch key "x_b") instead of images paired by name; the cyclegan family's default
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from ganforge.data.builtin import (
     sklearn_digits,
     stacked_mnist,
 )
+from ganforge.data.domains import load_domains
 from ganforge.data.idx import find_idx_folder
 from ganforge.data.images import load_image_folder, load_paired_folders, resize_square
 from ganforge.data.pairs import derive_inputs
@@ -83,7 +84,7 @@ BUILTIN: dict[str, BuiltinSource] = {
                                    "28x28 grey, 10 classes of clothing (Debian's dataset-fashion-mnist)",
                                    lambda _: fashion_mnist(), FASHION_NAMES),
 }
-UNPAIRED = "unpaired domains (CycleGAN) are not supported yet"
+UNPAIRED = "a second data set as an unpaired domain is for --family cyclegan (data.unpaired true)"
 
 
 def _unknown_source(source: str) -> DataError:
@@ -145,7 +146,10 @@ def _paired_folders(config: DataConfig) -> tuple[np.ndarray, np.ndarray | None, 
 
 
 def load_data(config: DataConfig) -> TensorData:
-    """Decode the configured source into memory (with the input images of data.pairs or data.target, if set)."""
+    """Decode the configured source into memory (with the input images of data.pairs or data.target, if set, or
+    data.target's images as a second, unpaired domain with data.unpaired)."""
+    if config.target and config.unpaired:
+        return load_domains(config, load_data)
     source = config.source
     labels: np.ndarray | None = None
     conditions: np.ndarray | None = None

@@ -131,8 +131,8 @@ def load_paired_folders(
                  for names, named, key, folder in ((only_inputs, named_inputs, "data.source", inputs),
                                                    (only_targets, named_targets, "data.target", targets)) if names]
         raise DataError(f"paired folders match images by file name without extension, but {'; '.join(parts)}; "
-                        "give each input the name of its target (A/x.png pairs with B/x.jpg); unpaired domains "
-                        "(CycleGAN) are not supported yet")
+                        "give each input the name of its target (A/x.png pairs with B/x.jpg), or train on them as "
+                        "unpaired domains with --family cyclegan")
     names = sorted(named_targets)
     decoded_inputs, skipped_inputs = _decode([named_inputs[n] for n in names])
     decoded_targets, skipped_targets = _decode([named_targets[n] for n in names])

@@ -32,6 +32,8 @@ class DataSpec:
     pairs: str = ""                    # image-conditioned data: data.pairs (e.g. "downscale4"), "target" for paired
                                        # folders, "" = none; the input image is the batch key "source"
     source_shape: tuple[int, ...] = ()  # shape of one input image (batch key "source"), e.g. (1, 7, 7); () = none
+    domain_b: str = ""                 # unpaired data (CycleGAN): the second domain's source (data.target), its
+                                       # images (batch key "x_b") of this spec's shape; "" = one domain
 
     @property
     def conditional(self) -> bool:
@@ -42,6 +44,11 @@ class DataSpec:
     def image_conditioned(self) -> bool:
         """Whether each sample comes with an input image (batch key "source") for G to translate."""
         return bool(self.source_shape)
+
+    @property
+    def unpaired(self) -> bool:
+        """Whether the data holds a second, unpaired domain (batch key "x_b") beside `x`."""
+        return bool(self.domain_b)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -67,12 +74,14 @@ class DataSpec:
 
 class TensorData:
     """Samples in memory: uint8 images (encoded to [-1, 1] per batch) or float32 vectors, with optional class
-    labels `y` (int64; -1 where data.labelled hid a label), condition vectors `c` (float32) and input images
-    `source` (uint8 (N, C_in, h, w), row i derived from or paired with x[i]; encoded to [-1, 1] like x)."""
+    labels `y` (int64; -1 where data.labelled hid a label), condition vectors `c` (float32), input images
+    `source` (uint8 (N, C_in, h, w), row i derived from or paired with x[i]; encoded to [-1, 1] like x) and a
+    second, unpaired domain `domain_b` (its own samples, of x's shape; batches of it come from their own indices)."""
 
     def __init__(self, x: Tensor, y: Tensor | None, spec: DataSpec, c: Tensor | None = None,
-                 source: Tensor | None = None) -> None:
+                 source: Tensor | None = None, domain_b: TensorData | None = None) -> None:
         self.x, self.y, self.spec, self.c, self.source = x, y, spec, c, source
+        self.domain_b = domain_b
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -81,9 +90,19 @@ class TensorData:
         """The same samples held on `device` (a GPU run keeps them there: no host copy per step)."""
         return TensorData(self.x.to(device), None if self.y is None else self.y.to(device), self.spec,
                           None if self.c is None else self.c.to(device),
-                          None if self.source is None else self.source.to(device))
+                          None if self.source is None else self.source.to(device),
+                          None if self.domain_b is None else self.domain_b.to(device))
 
-    def batch(self, indices: Tensor, device: torch.device) -> dict[str, Tensor]:
+    def batch(self, indices: Tensor, device: torch.device, indices_b: Tensor | None = None) -> dict[str, Tensor]:
+        """Rows `indices` as float batches (keys x, y, c, source as present); with `indices_b`, domain B's rows
+        too (x_b, y_b), drawn by their own sampler: the domains are unpaired."""
+        out = self._rows(indices, device)
+        if indices_b is not None and self.domain_b is not None:
+            out.update({f"{key}_b": value for key, value in self.domain_b._rows(indices_b, device).items()
+                        if key in ("x", "y")})
+        return out
+
+    def _rows(self, indices: Tensor, device: torch.device) -> dict[str, Tensor]:
         x = self.x[indices].to(device, non_blocking=True)
         x = x.float().div_(127.5).sub_(1.0) if x.dtype == torch.uint8 else x
         out = {"x": x}
@@ -136,7 +155,7 @@ SPEC_SCHEMA = Fields(
     optional={"num_samples": Int(0), "num_classes": Int(0), "class_names": ListOf(Str()), "shift": ListOf(Float()),
               "scale": ListOf(Float()), "modes": ListOf(ListOf(Float())), "mode_std": Float(),
               "captions": ListOf(Str()), "condition_dim": Int(0), "labelled": Int(0), "pairs": Str(),
-              "source_shape": ListOf(Int(1))},
+              "source_shape": ListOf(Int(1)), "domain_b": Str()},
 )
 
 
