@@ -21,7 +21,7 @@ from ganforge.errors import ConfigError
 from ganforge.families.base import Batch, Family, Phase, StepState
 from ganforge.losses import logit_verdicts
 from ganforge.nets import build_net
-from ganforge.nets.translation import patch_layers, unet_depth
+from ganforge.nets.translation import init_normal_, patch_layers, unet_depth
 
 PAIRS_HINT = ("derive pairs with --data.pairs (edges, grey, noise0.3, blur2, mask25, downscale4) or give "
               "--data.target FOLDER whose images match data.source's by file name")
@@ -72,7 +72,7 @@ class Pix2Pix(Family):
         discriminator = build_net("patch_discriminator", in_channels=source_shape[0] + channels,
                                   layers=patch_layers(resolution), width=model.d_width)
         for net in (generator, discriminator):
-            _init_normal_(net)
+            init_normal_(net)
         return {"generator": generator, "discriminator": discriminator}
 
     def phases(self) -> list[Phase]:
@@ -125,15 +125,3 @@ class Pix2Pix(Family):
         l1 = (fake - real).abs().mean()
         return {"loss": adversarial + self.config.train.l1_weight * l1, "adversarial": adversarial.detach(),
                 "l1": l1.detach()}
-
-
-def _init_normal_(net: nn.Module) -> None:
-    """The paper's init: conv weights ~ N(0, 0.02), norm scales ~ N(1, 0.02), biases 0."""
-    for layer in net.modules():
-        if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
-            nn.init.normal_(layer.weight, 0.0, 0.02)
-            if layer.bias is not None:
-                nn.init.zeros_(layer.bias)
-        elif isinstance(layer, nn.InstanceNorm2d) and layer.affine:
-            nn.init.normal_(layer.weight, 1.0, 0.02)
-            nn.init.zeros_(layer.bias)

@@ -15,7 +15,7 @@ from ganforge.nets.laplacian import LaplacianDiscriminator, LaplacianGenerator
 from ganforge.nets.mlp import MLPDiscriminator, MLPGenerator
 from ganforge.nets.resnet import ResNetDiscriminator, ResNetGenerator
 from ganforge.nets.superres import SRDiscriminator, SRResNetGenerator
-from ganforge.nets.translation import PatchDiscriminator, UNetGenerator
+from ganforge.nets.translation import PatchDiscriminator, ResNetTranslator, UNetGenerator
 
 NETS: dict[str, type[nn.Module]] = {
     "mlp_generator": MLPGenerator,
@@ -25,6 +25,7 @@ NETS: dict[str, type[nn.Module]] = {
     "resnet_generator": ResNetGenerator,
     "resnet_discriminator": ResNetDiscriminator,
     "unet_generator": UNetGenerator,
+    "resnet_translator": ResNetTranslator,
     "laplacian_generator": LaplacianGenerator,
     "laplacian_discriminator": LaplacianDiscriminator,
     "patch_discriminator": PatchDiscriminator,

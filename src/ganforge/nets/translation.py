@@ -1,4 +1,5 @@
-"""Nets of image-to-image GANs (Isola et al. 2017, "pix2pix"): a U-Net G and a PatchGAN D.
+"""Nets of image-to-image GANs: a U-Net G and a PatchGAN D (Isola et al. 2017, "pix2pix"), and the ResNet G of
+CycleGAN (Zhu et al. 2017, after Johnson et al. 2016).
 
 The U-Net halves the image `depth` times with 4x4 stride-2 convs and doubles it back with transposed convs, each
 decoder level joined to the encoder level of its size (skip connections carry the input's detail past the
@@ -7,7 +8,12 @@ the input is padded (reflection) to a multiple of 2^depth and the output cropped
 
 The PatchGAN D scores overlapping patches of the (input, output) pair: three 4x4 stride-2 convs and two stride-1
 ones (the 70x70 patch D at 256 px), fewer halvings on small images. Both use instance normalisation (the
-paper's batch norm at its batch size 1), so a trained G translates one image as it would a batch.
+paper's batch norm at its batch size 1), so a trained G translates one image as it would a batch. The PatchGAN
+takes one image (CycleGAN's D) or an (input, image) pair (pix2pix's), joined along the channels.
+
+The ResNet G keeps the image's size: a 7x7 conv, two stride-2 halvings, residual blocks at a quarter of the size,
+two transposed-conv doublings and a 7x7 conv to tanh, with reflection padding and instance norm (Johnson et al.'s
+design as CycleGAN uses it, without dropout). Any image size works: padded to a multiple of 4 and cropped back.
 """
 
 from __future__ import annotations
@@ -105,5 +111,73 @@ class PatchDiscriminator(nn.Module):
                    nn.Conv2d(out, 1, 4, 1, 1)]
         self.net = nn.Sequential(*blocks)
 
-    def forward(self, source: Tensor, image: Tensor) -> Tensor:
-        return self.net(torch.cat([source, image], dim=1))
+    def forward(self, *images: Tensor) -> Tensor:
+        """D(image) or D(source, image): the images are joined along the channels."""
+        return self.net(images[0] if len(images) == 1 else torch.cat(images, dim=1))
+
+
+def _pad_to(x: Tensor, multiple: int, least: int) -> Tensor:
+    """Pad (right and bottom) to a multiple of `multiple` and at least `least` px: reflection where the image is
+    large enough for it, replication otherwise."""
+    height, width = x.shape[-2:]
+    pad_h = max(least, height + (-height) % multiple) - height
+    pad_w = max(least, width + (-width) % multiple) - width
+    if not pad_h and not pad_w:
+        return x
+    mode = "reflect" if pad_h < height and pad_w < width else "replicate"
+    return F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+
+
+class ResidualBlock(nn.Module):
+    """x + [pad, 3x3 conv, IN, ReLU, pad, 3x3 conv, IN](x)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3, bias=False), _norm(channels),
+                                  nn.ReLU(), nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3, bias=False),
+                                  _norm(channels))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.body(x)
+
+
+class ResNetTranslator(nn.Module):
+    """G(image) -> image of the same size: `in_channels` to `out_channels`, `blocks` residual blocks at width 4 x
+    `width` (CycleGAN: width 64, 6 blocks at 128 px, 9 at 256), tanh output in [-1, 1]."""
+
+    HALVINGS = 2
+
+    def __init__(self, in_channels: int, out_channels: int, width: int = 64, blocks: int = 6) -> None:
+        super().__init__()
+        if blocks < 1 or width < 1:
+            raise ValueError(f"blocks and width must be at least 1, got {blocks} and {width}")
+        layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(in_channels, width, 7, bias=False), _norm(width),
+                                   nn.ReLU()]
+        channels = width
+        for _ in range(self.HALVINGS):
+            layers += [nn.Conv2d(channels, 2 * channels, 3, 2, 1, bias=False), _norm(2 * channels), nn.ReLU()]
+            channels *= 2
+        layers += [ResidualBlock(channels) for _ in range(blocks)]
+        for _ in range(self.HALVINGS):
+            layers += [nn.ConvTranspose2d(channels, channels // 2, 3, 2, 1, output_padding=1, bias=False),
+                       _norm(channels // 2), nn.ReLU()]
+            channels //= 2
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(channels, out_channels, 7), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, source: Tensor) -> Tensor:
+        height, width = source.shape[-2:]
+        multiple = 2**self.HALVINGS  # the residual blocks' reflection pad needs 2 px at the bottleneck: 8 px in
+        return self.net(_pad_to(source, multiple, 2 * multiple))[..., :height, :width]
+
+
+def init_normal_(net: nn.Module) -> None:
+    """The init of pix2pix and CycleGAN: conv weights ~ N(0, 0.02), norm scales ~ N(1, 0.02), biases 0."""
+    for layer in net.modules():
+        if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(layer.weight, 0.0, 0.02)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+        elif isinstance(layer, nn.InstanceNorm2d) and layer.affine:
+            nn.init.normal_(layer.weight, 1.0, 0.02)
+            nn.init.zeros_(layer.bias)
