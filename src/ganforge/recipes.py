@@ -1,5 +1,6 @@
 """Config resolution: dataclass defaults < family defaults (and its per-kind ones) < recommended recipe < the
-user's values."""
+user's values; then the family's defaults derived from them (CycleGAN's LR decay from half of train.steps) for keys
+the user left unset."""
 
 from __future__ import annotations
 
@@ -57,6 +58,7 @@ def resolve(user: Overrides) -> Config:
         merged["model.g_loss"] = family.g_loss_default
     if merged.get("model.condition", "auto") == "auto":
         merged["model.condition"] = family.condition_default
+    merged.update({key: value for key, value in family.derived_defaults(merged).items() if key not in user})
     return from_overrides(merged)
 
 

@@ -42,6 +42,13 @@ class Phase:
     synchronized: bool = True                  # under torchrun: all-reduce the gradients (False: a rank's own net)
     start: int = 0                             # the first (0-based) step it runs at (stages: SRGAN's D and
     stop: int | None = None                    # adversarial G start where G's pre-training phase stops); None: never
+    also: tuple[str, ...] = ()                 # more nets the same loss trains, each with its own optimiser
+                                               # (CycleGAN's two G's, tied by the cycle loss)
+
+    @property
+    def modules(self) -> tuple[str, ...]:
+        """Every net this phase trains: `module`, then `also`."""
+        return (self.module, *self.also)
 
     def due(self, step: int) -> bool:
         in_stage = self.start <= step and (self.stop is None or step < self.stop)
@@ -60,7 +67,10 @@ class Family:
     g_loss_default: ClassVar[str] = "non-saturating"
     generator_key: ClassVar[str] = "generator"  # the net that samples (and gets an EMA copy)
     condition_default: ClassVar[str] = "none"  # model.condition when 'auto'
-    image_conditioned: ClassVar[bool] = False  # G translates the batch's `source` images (no z): pix2pix, SR
+    image_conditioned: ClassVar[bool] = False  # G translates input images (no z): pix2pix, SR, CycleGAN
+    input_key: ClassVar[str] = "source"         # image-conditioned: the batch key of G's inputs
+    output_key: ClassVar[str] = "x"             # the batch key of the real images G's outputs should resemble
+    unpaired: ClassVar[bool] = False            # trains on two unpaired domains (data.target with data.unpaired)
     batch_multiple: int = 1                     # real batches drawn per step (several D's each take their own)
     data_shards: int = 0                        # > 0: slice k of the batch comes from shard k of the data
 
@@ -104,6 +114,35 @@ class Family:
     def pyramid_levels(self, generator: nn.Module, latent: Tensor) -> list[Tensor] | None:
         """A multi-level G's image at every level, coarsest first, for sample grids (LAPGAN); None for others."""
         return None
+
+    @classmethod
+    def derived_defaults(cls, merged: dict[str, Any]) -> dict[str, Any]:
+        """Defaults that follow from other keys of the resolved config `merged` (e.g. a schedule from
+        train.steps); the user's own values win over them."""
+        return {}
+
+    # -- image-to-image -------------------------------------------------------------------------------------
+    def grid_columns(self, generator: nn.Module, fixed: Batch) -> list[Tensor]:
+        """The columns of an image-conditioned run's sample grid for a fixed batch (G in eval mode, no gradient),
+        each as encoded images, one row per input: input | output | target."""
+        return [fixed["source"], generator(fixed["source"]), fixed["x"]]
+
+    def export_condition(self) -> dict[str, Any]:
+        """What an image-conditioned G's export records of its input: channels, scale (and directions)."""
+        spec = self.spec
+        return {"kind": "image", "channels": spec.source_shape[0], "scale": spec.shape[1] // spec.source_shape[1]}
+
+    def exported_nets(self) -> dict[str, nn.Module]:
+        """Nets besides G that the run folder exports for later use, by file stem (CycleGAN's B -> A G)."""
+        return {}
+
+    # -- training state besides nets and optimisers (checkpointed for exact resume) ---------------------------
+    def state_tensors(self) -> dict[str, Tensor]:
+        """The family's own training state as tensors (CycleGAN's image pools and their RNG); none by default."""
+        return {}
+
+    def load_state_tensors(self, tensors: dict[str, Tensor]) -> None:
+        """Restore what state_tensors() returned."""
 
     @property
     def conditional(self) -> bool:

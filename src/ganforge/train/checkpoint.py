@@ -13,6 +13,7 @@ import os
 import random
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ READABLE_FORMATS = (1, 2)
 PREFIX = "step-"
 NAME = re.compile(r"^step-(\d+)$")
 FIX = "resume from an earlier checkpoint by moving this folder out of checkpoints/"
+FAMILY_PREFIX = "family."  # tensors of a family's own training state (CycleGAN's image pools)
 
 STATE_SCHEMA = Fields(
     required={
@@ -43,7 +45,8 @@ STATE_SCHEMA = Fields(
         "rng": Fields({"numpy": Tuple(Choice("MT19937"), ListOf(Int(0), 624), Int(0), Int(0), Float()),
                        "python": Tuple(Int(), ListOf(Int(0), 625), Nullable(Float()))}),
     },
-    optional={"ema_updates": Int(0), "best": MapOf(), "tensors": ListOf(Str()), "threads": Int(1)},
+    optional={"ema_updates": Int(0), "best": MapOf(), "tensors": ListOf(Str()), "threads": Int(1),
+              "sampler_b": Fields({"epoch": Int(0), "position": Int(0)})},
 )
 
 
@@ -124,13 +127,16 @@ def restore_rng(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
 
 
 def checkpoint_tensors(nets: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer],
-                       ema: nn.Module | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Everything a checkpoint stores as tensors (CPU copies), and the optimisers' JSON part."""
+                       ema: nn.Module | None = None, family: dict[str, torch.Tensor] | None = None,
+                       ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Everything a checkpoint stores as tensors (CPU copies), and the optimisers' JSON part. `family`: a family's
+    own training state (e.g. CycleGAN's image pools), stored under 'family.'."""
     tensors: dict[str, torch.Tensor] = {}
     for name, net in nets.items():
         tensors.update({f"nets.{name}.{k}": v for k, v in net.state_dict().items()})
     if ema is not None:
         tensors.update({f"ema.{k}": v for k, v in ema.state_dict().items()})
+    tensors.update({f"{FAMILY_PREFIX}{k}": v for k, v in (family or {}).items()})
     optim_meta = {}
     for name, optimizer in optimizers.items():
         optim_tensors, optim_meta[name] = _optimizer_split(optimizer, f"optim.{name}")
@@ -147,12 +153,14 @@ def _write_file(path: Path, payload: bytes) -> None:
 
 
 def save_checkpoint(folder: Path, step: int, nets: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer],
-                    extra: dict[str, Any], ema: nn.Module | None = None) -> Path:
-    """Write checkpoint `step` atomically into `folder`; `extra` is JSON (sampler, EMA count, ...).
+                    extra: dict[str, Any], ema: nn.Module | None = None,
+                    family: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write checkpoint `step` atomically into `folder`; `extra` is JSON (sampler, EMA count, ...), `family` a
+    family's own state tensors.
 
     Raises TrainingDiverged, writing nothing, if any tensor holds a NaN or an infinity.
     """
-    tensors, optim_meta = checkpoint_tensors(nets, optimizers, ema)
+    tensors, optim_meta = checkpoint_tensors(nets, optimizers, ema, family)
     bad = non_finite(tensors)
     if bad:
         shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
@@ -213,13 +221,21 @@ def _load_module(module: nn.Module, tensors: dict[str, torch.Tensor], prefix: st
 
 
 def restore_checkpoint(path: Path, nets: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer],
-                       ema: nn.Module | None = None) -> dict[str, Any]:
-    """Load a checkpoint into live objects (RNG included); returns its JSON state."""
+                       ema: nn.Module | None = None,
+                       load_family: Callable[[dict[str, torch.Tensor]], None] | None = None) -> dict[str, Any]:
+    """Load a checkpoint into live objects (RNG included; a family's own state through `load_family`, given the
+    tensors save_checkpoint's `family` held); returns its JSON state."""
     tensors, state = read_checkpoint(path)
     for name, net in nets.items():
         _load_module(net, tensors, f"nets.{name}.", path)
     if ema is not None:
         _load_module(ema, tensors, "ema.", path)
+    family = {k[len(FAMILY_PREFIX):]: v for k, v in tensors.items() if k.startswith(FAMILY_PREFIX)}
+    if load_family is not None and family:
+        try:
+            load_family(family)
+        except (KeyError, RuntimeError, ValueError) as exc:
+            raise CheckpointError(f"checkpoint '{path}': the family's own state does not fit ({exc}); {FIX}") from None
     for name, optimizer in optimizers.items():
         if name not in state["optimizers"]:
             raise CheckpointError(f"checkpoint '{path}' has no optimiser state for '{name}'; {FIX}")

@@ -21,12 +21,13 @@ from ganforge.data.spec import SPEC_SCHEMA
 from ganforge.errors import CheckpointError, ConfigError
 from ganforge.latent import LATENT_DISTRIBUTIONS
 from ganforge.nets import NETS, net_spec, rebuild_net
-from ganforge.schema import Choice, Fields, Int, MapOf, validate
+from ganforge.schema import Choice, Fields, Int, ListOf, MapOf, validate
 from ganforge.train.checkpoint import non_finite
 from ganforge.train.lock import LOCK_NAME, RunLock
 
 ARTEFACTS = ("config.toml", "checkpoints", "samples", "metrics.jsonl", "generator.safetensors", "generator.json",
-             "eval", "best", "history.jsonl", "classifier.safetensors", "classifier.json", "tb")
+             "eval", "best", "history.jsonl", "classifier.safetensors", "classifier.json", "tb",
+             "generator_ba.safetensors", "generator_ba.json")
 EXPORT_FORMAT = 1
 _EXPORT_REQUIRED = {
     "format": Choice(EXPORT_FORMAT),
@@ -36,7 +37,8 @@ _EXPORT_REQUIRED = {
 }
 _LATENT = Fields({"dim": Int(1), "dist": Choice(*LATENT_DISTRIBUTIONS)})
 _CONDITION = Fields({"kind": Choice("label", "vector", "image")},
-                    {"num_classes": Int(1), "dim": Int(1), "channels": Int(1), "scale": Int(1)})
+                    {"num_classes": Int(1), "dim": Int(1), "channels": Int(1), "scale": Int(1),
+                     "directions": ListOf(Choice("a2b", "b2a"))})
 EXPORT_SCHEMA = Fields(required=_EXPORT_REQUIRED, optional={"latent": _LATENT, "condition": _CONDITION})
 # A generator that draws from noise records its latent; an image-conditioned one (condition kind "image") has none.
 NOISE_GENERATOR_SCHEMA = Fields(required={**_EXPORT_REQUIRED, "latent": _LATENT}, optional={"condition": _CONDITION})
@@ -173,6 +175,15 @@ def load_generator(run: RunDir) -> tuple[nn.Module, dict[str, Any]]:
     if not (isinstance(condition, dict) and condition.get("kind") == "image"):
         validate(meta, NOISE_GENERATOR_SCHEMA, run.generator_meta, EXPORT_FIX)
     return net, meta
+
+
+def load_reverse_generator(run: RunDir) -> tuple[nn.Module, dict[str, Any]]:
+    """The exported B -> A generator of a two-way run (CycleGAN's generator_ba.*)."""
+    if not (run.root / "generator_ba.json").exists() or not (run.root / "generator_ba.safetensors").exists():
+        raise CheckpointError(f"'{run.root}' has no exported B -> A generator (generator_ba.json + "
+                              "generator_ba.safetensors); it is written with generator.json at each checkpoint: "
+                              f"{EXPORT_FIX}")
+    return load_net(run.root, "generator_ba", "B -> A generator")
 
 
 def load_classifier_export(run: RunDir) -> tuple[nn.Module, dict[str, Any]]:

@@ -28,21 +28,31 @@ from ganforge.conditions import (
 from ganforge.config import Config
 from ganforge.data import EpochSampler, ShardedSampler, TensorData
 from ganforge.diagnostics import Diagnostics, diversity
-from ganforge.errors import DataError, StorageError, TrainingDiverged, TrainingInterrupted, describe_os_error
+from ganforge.errors import (
+    CheckpointError,
+    ConfigError,
+    DataError,
+    StorageError,
+    TrainingDiverged,
+    TrainingInterrupted,
+    describe_os_error,
+)
 from ganforge.families import Family, StepState, get_family
+from ganforge.families.base import Batch
 from ganforge.grid import image_grid, pyramid_grid, save_png, scatter_plot, side_by_side
 from ganforge.threads import apply_threads, choose_threads, usable_cores
 from ganforge.train.backend import Backend
 from ganforge.train.checkpoint import list_checkpoints, prune_checkpoints, restore_checkpoint, save_checkpoint
 from ganforge.train.ema import EMA, has_batchnorm, refresh_batchnorm_
 from ganforge.train.logging import MetricsLogger, NonFinite
-from ganforge.train.rundir import RunDir, export_classifier, export_generator
+from ganforge.train.rundir import RunDir, export_classifier, export_generator, export_net
 from ganforge.train.tensorboard import ScoreProbe, TensorBoardSink, require_tensorboard
 
 GRID_IMAGES = 64
 GPU_DATA_SHARE = 0.25  # data sets smaller than this share of GPU memory live on the GPU
 SCATTER_POINTS = 2000
 TRANSLATION_GRID_PAIRS, TRANSLATION_GRID_COLUMNS = 24, 4  # image-to-image grids: 24 input | output | target, 4 a row
+DOMAIN_B_STREAM = 11  # unpaired data: domain B's sampler is seeded train.seed + this, apart from domain A's
 PYRAMID_GRID_SAMPLES, PYRAMID_GRID_COLUMNS = 32, 4  # LAPGAN grids: 32 samples, 4 a row, each shown at every level
 # An evaluator scores a sampler (n, seed) -> decoded samples; the API layer builds it from the metrics.
 Evaluator = Callable[[Callable[[int, int], Tensor], int], dict[str, Any]]
@@ -86,9 +96,15 @@ class Trainer:
         self.best: dict[str, Any] = {}  # {"key": metric, "value": best value, "step": step}
         self.backend = Backend(train)
 
+        family_class = get_family(config.model.family)
+        if data.domain_b is not None and not family_class.unpaired:
+            raise ConfigError(f"data.target '{data.spec.domain_b}' is a second, unpaired domain (data.unpaired "
+                              f"true), which family '{family_class.name}' does not learn from; use --family "
+                              "cyclegan for unpaired domains, or pair two folders by file name (pix2pix) with "
+                              "--data.unpaired false")
         # Same seed on every rank while building nets (identical replicas); then one stream per rank.
         seed_everything(train.seed)
-        self.family: Family = get_family(config.model.family)(config, data.spec)
+        self.family: Family = family_class(config, data.spec)
         self.family.configure_ranks(self.backend.rank, self.backend.world_size)
         per_step = train.batch_size * self.backend.world_size * self.family.batch_multiple
         if len(data) < per_step:
@@ -96,6 +112,10 @@ class Trainer:
             raise DataError(f"data source '{data.spec.name}' has {len(data)} samples, fewer than one batch "
                             f"(train.batch_size = {train.batch_size}{several}); lower --train.batch_size to at "
                             f"most {len(data) * train.batch_size // per_step}")
+        if data.domain_b is not None and len(data.domain_b) < train.batch_size * self.backend.world_size:
+            raise DataError(f"data.target '{data.spec.domain_b}' has {len(data.domain_b)} samples, fewer than one "
+                            f"batch (train.batch_size = {train.batch_size}); lower --train.batch_size to at most "
+                            f"{len(data.domain_b) // self.backend.world_size}")
         self.nets = {name: self.backend.prepare(net) for name, net in self.family.nets.items()}
         self.optimizers = self.family.optimizers()
         self.base_lrs = {name: [group["lr"] for group in opt.param_groups] for name, opt in self.optimizers.items()}
@@ -119,6 +139,11 @@ class Trainer:
             self.labelled_sampler = EpochSampler(len(self.labelled_indices),
                                                  min(train.batch_size, len(self.labelled_indices)), train.seed + 7,
                                                  device=data.x.device)
+        # Two unpaired domains (data.target with data.unpaired): domain B's batches come from a sampler of its own.
+        self.sampler_b: EpochSampler | None = None
+        if data.domain_b is not None:
+            self.sampler_b = EpochSampler(len(data.domain_b), train.batch_size, train.seed + DOMAIN_B_STREAM,
+                                          self.backend.rank, self.backend.world_size, device=data.x.device)
         if self.backend.world_size > 1:
             seed_everything(train.seed + self.backend.rank)
 
@@ -126,9 +151,15 @@ class Trainer:
         recorded_threads = None
         if resume_from is not None:
             state = restore_checkpoint(resume_from, self.nets, self.optimizers,
-                                       self.ema.model if self.ema else None)
+                                       self.ema.model if self.ema else None, self.family.load_state_tensors)
             self.step = int(state["step"])
             self.sampler.load_state_dict(state["sampler"])
+            if self.sampler_b is not None:
+                if "sampler_b" not in state:
+                    raise CheckpointError(f"checkpoint '{resume_from}' holds no position of domain B's sampler "
+                                          "(data.target), so it was not written by this run's config; resume the "
+                                          "run it came from")
+                self.sampler_b.load_state_dict(state["sampler_b"])
             if self.labelled_sampler is not None and "labelled_sampler" in state:
                 self.labelled_sampler.load_state_dict(state["labelled_sampler"])
             if self.ema is not None:
@@ -148,11 +179,10 @@ class Trainer:
         # Fixed noise (and conditions: a row per class) for sample grids, from a private RNG so grids never change
         # the training stream.
         self.fixed_condition = self._grid_condition()
-        self.fixed_targets: Tensor | None = None
-        if self.family.image_conditioned:  # G's "noise" is the input image: fixed (input, target) pairs of the data
-            picks = torch.randperm(len(data), generator=torch.Generator().manual_seed(train.seed + 1))
-            fixed = data.batch(picks[:TRANSLATION_GRID_PAIRS].to(data.x.device), torch.device("cpu"))
-            self.fixed_latent, self.fixed_targets = fixed["source"], fixed["x"]
+        self.fixed_batch: Batch | None = None
+        if self.family.image_conditioned:  # G's "noise" is the input image: fixed images of the data
+            self.fixed_batch = self._fixed_rows(TRANSLATION_GRID_PAIRS, train.seed + 1)
+            self.fixed_latent = self.fixed_batch[self.family.input_key]
         else:
             count = next((len(t) for t in self.fixed_condition if t is not None),
                          GRID_IMAGES if data.spec.kind == "image" else SCATTER_POINTS)
@@ -160,14 +190,20 @@ class Trainer:
         self._stop_requested = False
         self._refreshed_at = -1
         self.diagnostics: Diagnostics | None = None
-        if train.diagnostics:
-            count = min(GRID_IMAGES, len(data))
-            reference = torch.randperm(len(data), generator=torch.Generator().manual_seed(train.seed))[:count]
-            real = data.spec.decode(data.batch(reference, torch.device("cpu"))["x"])
+        if train.diagnostics:  # real images of G's output domain, to compare its outputs' diversity with
+            real = data.spec.decode(self._fixed_rows(GRID_IMAGES, train.seed)[self.family.output_key])
             self.diagnostics = Diagnostics(real_diversity=diversity(real))
         self.sink: TensorBoardSink | None = None  # made by fit() on the main process with train.tensorboard
         self.score_probe = ScoreProbe(self.family, self.data, train.seed) \
             if train.tensorboard and ScoreProbe.applies(self.family) else None
+
+    def _fixed_rows(self, count: int, seed: int) -> Batch:
+        """A fixed batch of up to `count` random rows (and of domain B's, if any), from a private RNG (CPU)."""
+        data, rng = self.data, torch.Generator().manual_seed(seed)
+        picks = torch.randperm(len(data), generator=rng)[:count]
+        picks_b = None if data.domain_b is None else torch.randperm(len(data.domain_b), generator=rng)[:count]
+        return data.batch(picks.to(data.x.device), torch.device("cpu"),
+                          None if picks_b is None else picks_b.to(data.x.device))
 
     # -- the loop ------------------------------------------------------------------------------
     def fit(self) -> None:
@@ -205,7 +241,8 @@ class Trainer:
         # 1. One real batch per iteration (each rank its own slice).
         indices = self.sampler.next_indices(self.family.sample_parts(self.step)) \
             if isinstance(self.sampler, ShardedSampler) else self.sampler.next_indices()
-        batch = self.data.batch(indices, self.backend.device)
+        indices_b = None if self.sampler_b is None else self.sampler_b.next_indices()
+        batch = self.data.batch(indices, self.backend.device, indices_b)
         if self.labelled_sampler is not None:
             labelled = self.data.batch(self.labelled_indices[self.labelled_sampler.next_indices()], self.backend.device)
             batch["x_labelled"], batch["y_labelled"] = labelled["x"], labelled["y"]
@@ -219,24 +256,27 @@ class Trainer:
         for i, phase in enumerate(due):
             # 2. Grad on only for nets trained now or later in this iteration: G stays frozen
             #    while D trains unless G trains next (then D's fake batch keeps G's graph for reuse).
-            training = {p.module for p in due[i:]}
+            training = {name for p in due[i:] for name in p.modules}
             for name, net in self.nets.items():
                 net.requires_grad_(name in training)
-            # 3. The family's loss; the trainer owns backward and the optimiser step.
+            # 3. The family's loss; the trainer owns backward and the optimiser step (one per net trained).
             with self.backend.autocast():
                 out = phase.loss_fn(batch, state)
-            optimizer = self.optimizers[phase.module]
-            optimizer.zero_grad(set_to_none=True)
+            for name in phase.modules:
+                self.optimizers[name].zero_grad(set_to_none=True)
             out["loss"].backward()
             if phase.synchronized:
-                self.backend.reduce_gradients(self.nets[phase.module])
+                for name in phase.modules:
+                    self.backend.reduce_gradients(self.nets[name])
             values = {key: value.detach() for key, value in out.items()}
-            values["grad_norm"] = gradient_norm(self.nets[phase.module])
-            optimizer.step()
+            norms = torch.stack([gradient_norm(self.nets[name]) for name in phase.modules])
+            values["grad_norm"] = torch.linalg.vector_norm(norms)
+            for name in phase.modules:
+                self.optimizers[name].step()
             if phase.after_step is not None:
                 phase.after_step()
             # 4. EMA follows each generator update.
-            if self.ema is not None and phase.module == self.family.generator_key:
+            if self.ema is not None and self.family.generator_key in phase.modules:
                 self.ema.update(self.generator)
             logger.add(phase.name, self.step + 1, values)
 
@@ -349,25 +389,38 @@ class Trainer:
         return self.data.spec.decode(out).cpu()
 
     def save_sample_grid(self, path: Path) -> None:
-        samples = self.generate(self.fixed_latent, self.fixed_condition)
         caption = f"step {self.step} · {self.config.model.family} · {self.data.spec.name}"
-        levels = self._pyramid_levels()
+        levels = None if self.fixed_batch is not None else self._pyramid_levels()
         if levels is not None:  # a pyramid's every level, coarsest first
             picture = image_grid(pyramid_grid(levels), columns=len(levels) * PYRAMID_GRID_COLUMNS, caption=caption)
-        elif self.fixed_targets is not None:  # input | output | target, side by side
-            inputs = self.data.spec.decode(self.fixed_latent)
-            targets = self.data.spec.decode(self.fixed_targets)
-            picture = image_grid(side_by_side(inputs, samples, targets), columns=3 * TRANSLATION_GRID_COLUMNS,
+        elif self.fixed_batch is not None:  # input | output | target (CycleGAN: | reconstruction), side by side
+            inputs, outputs, third = self._translation_columns()
+            picture = image_grid(side_by_side(inputs, outputs, third), columns=3 * TRANSLATION_GRID_COLUMNS,
                                  caption=caption)
         elif self.data.spec.kind == "image":
             columns = GRID_COLUMNS if self.fixed_condition[0] is not None else None  # a row per class
-            picture = image_grid(samples, columns=columns, caption=caption)
+            picture = image_grid(self.generate(self.fixed_latent, self.fixed_condition), columns=columns,
+                                 caption=caption)
         else:
             reference = self.data.spec.decode(self.data.x[:SCATTER_POINTS])
-            picture = scatter_plot(samples, reference, caption=caption)
+            picture = scatter_plot(self.generate(self.fixed_latent, self.fixed_condition), reference,
+                                   caption=caption)
         save_png(picture, path)
         if self.sink is not None:
             self.sink.image("samples", picture, self.step)
+
+    @torch.no_grad()
+    def _translation_columns(self) -> list[Tensor]:
+        """The family's grid columns for the fixed batch (G as sampled, in eval mode), decoded."""
+        assert self.fixed_batch is not None
+        net = self.sampling_net()
+        was_training = net.training
+        net.eval()
+        device = self.backend.device
+        fixed = self.backend.prepare_batch({key: value.to(device) for key, value in self.fixed_batch.items()})
+        columns = self.family.grid_columns(net, fixed)
+        net.train(was_training)
+        return [self.data.spec.decode(column).cpu() for column in columns]
 
     @torch.no_grad()
     def _pyramid_levels(self) -> list[Tensor] | None:
@@ -406,8 +459,7 @@ class Trainer:
                                 "data": spec.to_dict(), "step": step, "weights": "ema" if self.ema else "raw"}
         if self.family.image_conditioned:  # what `translate` must give: images of these channels (no noise)
             del meta["latent"]
-            meta["condition"] = {"kind": "image", "channels": spec.source_shape[0],
-                                 "scale": spec.shape[1] // spec.source_shape[1]}
+            meta["condition"] = self.family.export_condition()
         elif self.family.conditional:  # what `sample` must be told: a class (by index or name) or a vector
             meta["condition"] = ({"kind": "label", "num_classes": spec.num_classes} if spec.num_classes
                                  else {"kind": "vector", "dim": spec.condition_dim})
@@ -418,11 +470,15 @@ class Trainer:
                                  "ema_updates": self.ema.updates if self.ema else 0, "best": self.best}
         if self.labelled_sampler is not None:
             extra["labelled_sampler"] = self.labelled_sampler.state_dict()
+        if self.sampler_b is not None:
+            extra["sampler_b"] = self.sampler_b.state_dict()
         try:
             path = save_checkpoint(self.run.checkpoints, step, self.nets, self.optimizers, extra,
-                                   self.ema.model if self.ema else None)
+                                   self.ema.model if self.ema else None, self.family.state_tensors())
             prune_checkpoints(self.run.checkpoints, self.config.train.keep_checkpoints)
             export_generator(self.run, self.sampling_net(), self._export_meta(step))
+            for stem, net in self.family.exported_nets().items():  # e.g. CycleGAN's B -> A generator
+                export_net(self.run.root, stem, net, self._export_meta(step))
             if getattr(self.family, "exports_classifier", False):  # the semi-supervised D: the run's classifier
                 export_classifier(self.run, self.family.classifier(),  # type: ignore[attr-defined]
                                   {**self._export_meta(step), **self.family.export_meta()})  # type: ignore[attr-defined]
