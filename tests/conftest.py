@@ -34,8 +34,10 @@ def tiny(**overrides: Any) -> dict[str, Any]:
 
 # Families whose tiny runs need more than the image-to-image default below: srgan upscales (downscale2 works on the
 # 8 px digits: it needs sides >= 4K) and reaches its adversarial stage after one pre-training step, so that D's
-# curves start at the first log step like every other family's.
-FAMILY_DATA: dict[str, dict[str, Any]] = {"srgan": {"data.pairs": "downscale2", "train.pretrain_steps": 1}}
+# curves start at the first log step like every other family's; cyclegan needs a second, unpaired domain (the 8 px
+# digits again: the smallest, so a tiny run stays at the first domain's size).
+FAMILY_DATA: dict[str, dict[str, Any]] = {"srgan": {"data.pairs": "downscale2", "train.pretrain_steps": 1},
+                                          "cyclegan": {"data.target": "digits"}}
 
 
 def one_line(code: int, err: str, *fragments: str) -> None:
@@ -65,7 +67,7 @@ def fashion_mnist_present() -> bool:
 
 def family_data(name: str) -> dict[str, Any]:
     """What a registry-parametrised test adds for family `name` beyond a plain image source: an image-to-image
-    family (pix2pix) needs (input, target) pairs."""
+    family (pix2pix) needs (input, target) pairs, cyclegan a second domain."""
     from ganforge.families import FAMILIES
 
     if name in FAMILY_DATA:
@@ -74,13 +76,15 @@ def family_data(name: str) -> dict[str, Any]:
 
 
 def draw(run: Any, n: int, seed: int = 0) -> Any:
-    """n outputs of a run: samples from noise, or an image-to-image run's translations of its first n inputs."""
+    """n outputs of a run: samples from noise, or an image-to-image run's translations of its first n inputs (a2b:
+    the inputs of pairs, or domain A's images)."""
     if not run.image_conditioned:
         return run.sample(n, seed=seed)
     from ganforge.data import load_data
 
     data = load_data(run.config.data)
-    return run.translate(data.spec.decode(data.batch(torch.arange(n), torch.device("cpu"))["source"]))
+    batch = data.batch(torch.arange(n), torch.device("cpu"))
+    return run.translate(data.spec.decode(batch["source"] if "source" in batch else batch["x"]))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -108,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run", help="run folder")
     evaluate.add_argument("--metrics", default="auto",
                           help=f"comma list of {', '.join(ALL_METRICS)}; image-to-image runs (pix2pix, srgan): "
-                               "psnr, ssim, fid, kid, labels (default: by kind of run and data)")
+                               "psnr, ssim, fid, kid, labels; cyclegan: labels, fid, kid (default: by kind of run "
+                               "and data)")
     evaluate.add_argument("--features", default="auto",
                           help="comma list of inception, mnist, fashion-mnist (default: Inception + the data set's "
                                "own classifier)")
@@ -129,13 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
                           "its test split where it has one)")
     classify.add_argument("--out", help="write predictions to this CSV file")
 
-    translate = commands.add_parser("translate", help="apply an image-to-image run (pix2pix) to image files",
+    translate = commands.add_parser("translate", help="apply an image-to-image run (pix2pix, cyclegan) to image files",
                                     allow_abbrev=False)
     translate.add_argument("run", help="run folder of an image-to-image run")
     translate.add_argument("inputs", nargs="+", help="image files, folders or globs ('photos/*.png')")
     translate.add_argument("--out", required=True, help="output folder (same file names, .png), or one .png file")
     translate.add_argument("--direction", choices=("a2b", "b2a"), default="a2b",
-                           help="a2b (input to target domain; the only direction of paired runs) or b2a")
+                           help="a2b (input to target domain; the only direction of paired runs) or b2a "
+                                "(cyclegan: data.target's domain back to data.source's)")
     translate.add_argument("--device", default="cpu", help="device to run G on (default cpu)")
     translate.add_argument("--threads", default="auto", help="CPU threads: auto (the default) or N")
 
@@ -252,12 +254,10 @@ def command_translate(args: argparse.Namespace, dotted: Overrides) -> int:
     if not run.image_conditioned:
         raise GanforgeError(f"run '{args.run}' draws samples from noise; translate needs an image-to-image run "
                             "(--family pix2pix with --data.pairs or --data.target); use 'ganforge sample'")
-    if args.direction == "b2a":
-        raise GanforgeError(f"run '{args.run}' ({run.config.model.family}) learned one direction, a2b (input to "
-                            "target); b2a needs an unpaired two-way run (CycleGAN)")
+    run.check_direction(args.direction)
     apply_threads(choose_threads(coerce("train.threads", args.threads), convolutional=True))
     inputs = [path for spec in args.inputs for path in find_inputs(spec)]
-    written = list(translate_files(run, inputs, Path(args.out), device=args.device))
+    written = list(translate_files(run, inputs, Path(args.out), device=args.device, direction=args.direction))
     print(f"translated {len(written)} image{'s' if len(written) != 1 else ''} to "
           f"{written[0] if len(written) == 1 else args.out}")
     return 0
@@ -298,6 +298,15 @@ def command_eval(args: argparse.Namespace, dotted: Overrides) -> int:
         raise GanforgeError(f"--real-split applies to runs that draw from noise; '{args.run}' is an image-to-image "
                             "run, always scored on its data set's held-out images where it has them")
 
+    if "b2a" in run.directions:  # two unpaired domains, both directions on held-out images (evaluate_domains.py)
+        from ganforge.evaluate_domains import evaluate_domains
+        from ganforge.evaluate_domains import summary as domains_summary
+
+        record = evaluate_domains(run, args.metrics, args.features, args.n, args.device, args.seed, progress=True)
+        write_result(path := run.dir.evals / f"step-{run.step:07d}.json", record)
+        print(format_table(record["results"]))
+        print(f"{domains_summary(record)}; written to {path}")
+        return 0
     if run.image_conditioned:  # scored on held-out (input, target) pairs, beside a baseline (evaluate_pairs.py)
         from ganforge.evaluate_pairs import evaluate_pairs, summary
 

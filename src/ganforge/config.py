@@ -49,7 +49,8 @@ class ModelConfig:
     latent_dim: int = 100            # size of z
     latent_dist: str = "normal"      # normal | uniform (on [-1, 1])
     g_width: int = 64                # conv nets: base channels of G
-    g_blocks: int = 0                # srgan: residual blocks of SRResNet G; 0 = the family's 8 (the paper's 16)
+    g_blocks: int = 0                # residual blocks of G (srgan, cyclegan); 0 = the family's (srgan 8, the paper's
+                                     # 16; cyclegan 6, the paper's at 128 px)
     d_width: int = 64                # conv nets: base channels of D
     d_layers: int = 0                # conv nets: D's halvings of the image; 0 = while the map is >= d_min_px
     d_min_px: int = 8                # conv nets with d_layers 0: D halves while its map is at least this (>= 2)
@@ -89,6 +90,10 @@ class TrainConfig:
                                      # that raises train.steps keeps it
     content_loss: str = "mse"        # srgan: mse | l1 pixel distance to the target (no pretrained VGG ships offline)
     adversarial_weight: float = 1e-3  # srgan: weight of G's adversarial term beside the content loss (Ledig: 1e-3)
+    cycle_weight: float = 10.0       # cyclegan: weight of the cycle-consistency L1 terms (Zhu et al. 2017: 10)
+    identity_weight: float = 0.5     # cyclegan: weight of the identity L1 terms, times cycle_weight (Zhu et al.: 0.5)
+    pool_size: int = 50              # cyclegan: generated images kept per D, shown in place of new ones half the time
+                                     # (Shrivastava et al. 2017; Zhu et al.: 50); 0 = no pool
     class_loss_on_fakes: bool = False  # AC-GAN: D's class head also learns G's samples, as Odena et al. Off: such
                                      # a head learns G's own signature per class (MNIST, 1,500 steps: 25% label
                                      # accuracy with it, 82% without; BENCHMARKS.md)
@@ -290,7 +295,8 @@ def validate(config: Config) -> None:
                           "its map while it is at least this many px; 8 is the default)")
     for key in ("train.r1_gamma", "train.r2_gamma", "train.instance_noise", "train.gp_weight", "train.unrolled_steps",
                 "train.class_weight", "train.l1_weight", "model.d_softmax_lambda", "train.pretrain_steps",
-                "train.adversarial_weight", "model.g_blocks"):
+                "train.adversarial_weight", "model.g_blocks", "train.cycle_weight", "train.identity_weight",
+                "train.pool_size"):
         if flat[key] < 0:
             raise ConfigError(f"config key '{key}' got {flat[key]!r}; expected 0 or more")
     if not 0.0 <= config.train.label_smoothing < 1.0:

@@ -68,6 +68,15 @@ def least_squares_generator(fake: Tensor) -> Tensor:
     return 0.5 * (fake - 1.0).pow(2).mean()
 
 
+def least_squares_verdicts(real: Tensor, fake: Tensor) -> dict[str, Tensor]:
+    """What the log shows of a least-squares D (targets 1 for real, 0 for fake): its mean scores, the share told
+    apart (threshold 0.5) and the share told apart with confidence (within 0.1 of the target)."""
+    real, fake = real.detach().float(), fake.detach().float()
+    return {"real": real.mean(), "fake": fake.mean(),
+            "accuracy": ((real > 0.5).float().mean() + (fake <= 0.5).float().mean()) / 2,
+            "confident": ((real > 0.9).float().mean() + (fake < 0.1).float().mean()) / 2}
+
+
 def relativistic_discriminator(real: Tensor, fake: Tensor) -> Tensor:
     """Relativistic pairing (Jolicoeur-Martineau 2019; R3GAN, Huang et al. 2024): softplus(-(D(x) - D(G(z))))."""
     return F.softplus(fake - real).mean()

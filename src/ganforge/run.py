@@ -17,10 +17,11 @@ from ganforge.latent import sample_latent
 from ganforge.tiling import tiled
 from ganforge.train.backend import resolve_device
 from ganforge.train.logging import read_metrics
-from ganforge.train.rundir import RunDir, load_generator
+from ganforge.train.rundir import RunDir, load_generator, load_reverse_generator
 
 DEFAULT_TILE = 256    # Run.upscale / ganforge upscale: tiles of this many input px (x4: 1,024 px outputs)
 DEFAULT_OVERLAP = 16  # context around a tile for a G that states no receptive radius
+DIRECTIONS = ("a2b", "b2a")  # image-to-image: input domain (A, data.source) to target (B), and back (CycleGAN)
 
 
 class Run:
@@ -32,6 +33,7 @@ class Run:
             raise CheckpointError(f"'{root}' is not a ganforge run folder (no config.toml); pass the --out folder "
                                   "of a 'ganforge train' run")
         self._generator: torch.nn.Module | None = None
+        self._reverse: torch.nn.Module | None = None  # a two-way run's B -> A generator
         self._meta: dict[str, Any] = {}
 
     @property
@@ -116,6 +118,32 @@ class Run:
         return condition is not None and condition["kind"] == "image"
 
     @property
+    def directions(self) -> tuple[str, ...]:
+        """The directions an image-to-image run translates: ('a2b',), or ('a2b', 'b2a') for two unpaired domains
+        (CycleGAN); () for a run that draws from noise."""
+        condition = self.condition
+        if condition is None or condition["kind"] != "image":
+            return ()
+        return tuple(condition.get("directions", ["a2b"]))
+
+    def check_direction(self, direction: str) -> None:
+        """A one-line refusal of a direction the run does not translate."""
+        if direction not in DIRECTIONS:
+            raise ConfigError(f"direction '{direction}' is not one of {', '.join(DIRECTIONS)} (a2b: data.source's "
+                              "domain to data.target's; b2a: back)")
+        if direction not in self.directions:
+            raise ConfigError(f"run '{self.dir.root}' ({self.config.model.family}) learned one direction, a2b "
+                              "(input to target); b2a needs a two-way run on unpaired domains (--family cyclegan, "
+                              "CycleGAN)")
+
+    def _net(self, direction: str) -> torch.nn.Module:
+        if direction == "a2b":
+            return self._load()
+        if self._reverse is None:
+            self._reverse, _ = load_reverse_generator(self.dir)
+        return self._reverse
+
+    @property
     def latent(self) -> dict[str, Any]:
         """G's noise: {"dim": D, "dist": "normal" | "uniform"}."""
         self._load()
@@ -126,10 +154,11 @@ class Run:
 
     @torch.no_grad()
     def translate(self, images: Tensor, device: str = "cpu", batch_size: int = 16, tile: int = 0,
-                  overlap: int | None = None) -> Tensor:
+                  overlap: int | None = None, direction: str = "a2b") -> Tensor:
         """An image-conditioned run's outputs for input images (N, C, H, W) in [0, 1], any size; grey inputs of a
         colour model are repeated to 3 channels and colour inputs of a grey model taken as luma. Outputs in [0, 1],
-        K times the input's size for a model trained on downscaleK pairs.
+        K times the input's size for a model trained on downscaleK pairs. `direction` 'b2a' runs a two-way run's
+        (CycleGAN's) B -> A generator.
 
         `tile` > 0 runs G on tiles of that many input px, each with `overlap` px of context cropped off again
         (ganforge.tiling); overlap None is G's receptive radius where it has one (SRResNet: the tiled output is the
@@ -140,6 +169,7 @@ class Run:
         if condition is None or condition["kind"] != "image":
             raise ConfigError(f"run '{self.dir.root}' draws samples from noise; translate needs an image-to-image run "
                               "(--family pix2pix with --data.pairs or --data.target); use 'ganforge sample'")
+        self.check_direction(direction)
         images = torch.as_tensor(images, dtype=torch.float32)
         if images.ndim != 4:
             raise ConfigError(f"images have shape {tuple(images.shape)}; expected (N, C, H, W) in [0, 1]")
@@ -147,7 +177,7 @@ class Run:
             raise ConfigError("images must be finite and in [0, 1] (divide 8-bit images by 255)")
         images = match_channels(images, condition["channels"])
         device = str(resolve_device(device, option="--device"))
-        net = self._load().to(device)
+        net = self._net(direction).to(device)
         if overlap is None:
             radius = getattr(net, "receptive_radius", None)
             overlap = radius() if callable(radius) else DEFAULT_OVERLAP

@@ -1,4 +1,5 @@
-"""`ganforge translate`: apply an image-to-image run to the user's files (a file, a folder or a glob).
+"""`ganforge translate`: apply an image-to-image run (pix2pix; CycleGAN either way) to the user's files (a file, a
+folder or a glob).
 
 Each input is read whole (any size: the U-Net pads to its multiple and crops back), converted to the model's
 channels (grey repeated to RGB, RGB to luma), translated, and written as PNG under the same file name in the output
@@ -75,16 +76,18 @@ def plan_outputs(inputs: list[Path], out: Path) -> list[Path]:
     return [out / name for name in names]
 
 
-def translate_files(run: Run, inputs: list[Path], out: Path, device: str = "cpu",
-                    progress: bool = True) -> Iterator[Path]:
-    """Translate each input into its output file, one at a time (images may differ in size); yields the outputs."""
+def translate_files(run: Run, inputs: list[Path], out: Path, device: str = "cpu", progress: bool = True,
+                    direction: str = "a2b") -> Iterator[Path]:
+    """Translate each input into its output file, one at a time (images may differ in size); yields the outputs.
+    `direction` b2a: a two-way (CycleGAN) run's B -> A generator."""
     if not run.image_conditioned:
         run.translate(torch.zeros(1, 1, 4, 4))  # raises the one-line refusal for a run that draws from noise
+    run.check_direction(direction)
     targets = plan_outputs(inputs, out)
     images = [read_image(p) for p in inputs]  # every input is readable before anything is written
     targets[0].parent.mkdir(parents=True, exist_ok=True)
     for image, target in tqdm(list(zip(images, targets, strict=True)), disable=not progress or len(images) < 2,
                               unit="image"):
-        result = to_pil(run.translate(image, device=device)[0])
+        result = to_pil(run.translate(image, device=device, direction=direction)[0])
         write_atomic(target, lambda temp, result=result: result.save(temp, format="PNG"))
         yield target

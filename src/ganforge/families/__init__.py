@@ -5,6 +5,7 @@ from __future__ import annotations
 from ganforge.errors import ConfigError
 from ganforge.families.base import Family, Phase, StepState
 from ganforge.families.conditional import ACGAN, ConditionalGAN
+from ganforge.families.cyclegan import CycleGAN
 from ganforge.families.dcgan import DCGAN
 from ganforge.families.lapgan import LAPGAN
 from ganforge.families.pix2pix import Pix2Pix
@@ -19,7 +20,7 @@ __all__ = ["FAMILIES", "Family", "Phase", "StepState", "get_family"]
 
 FAMILIES: dict[str, type[Family]] = {cls.name: cls for cls in (VanillaGAN, DCGAN, WGAN, WGANGP, SNGAN, R3GAN,
                                                                 ConditionalGAN, ACGAN, SemiSupervisedGAN, Pix2Pix,
-                                                                LAPGAN, SRGAN)}
+                                                                LAPGAN, SRGAN, CycleGAN)}
 
 
 def get_family(name: str) -> type[Family]:

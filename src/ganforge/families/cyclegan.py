@@ -1,0 +1,193 @@
+"""CycleGAN (Zhu et al. 2017): translation between two unpaired image domains, kept honest by cycle consistency.
+
+Domain A is data.source, domain B data.target (data.unpaired, this family's default; data/domains.py brings both to
+one size and channel count). Four nets, each with its own Adam optimiser: G: A -> B ('generator', the run's exported
+generator), F: B -> A ('generator_ba', exported beside it), and two PatchGAN D's, D_A on A's images
+('discriminator_a') and D_B on B's ('discriminator_b'). The losses, as the paper's code has them (least squares,
+Mao et al. 2017; a = batch key x, b = x_b):
+    D:    0.5 [(D_A(a) - 1)^2 + D_A(pool_A(F(b)))^2] + 0.5 [(D_B(b) - 1)^2 + D_B(pool_B(G(a)))^2]
+    G, F: (D_B(G(a)) - 1)^2 + (D_A(F(b)) - 1)^2
+          + cycle_weight (|F(G(a)) - a|_1 + |G(F(b)) - b|_1)                           (train.cycle_weight, 10)
+          + identity_weight * cycle_weight (|G(b) - b|_1 + |F(a) - a|_1)           (train.identity_weight, 0.5)
+The two D's share one phase and so do G and F (each D's loss reaches only that D, so summing them changes no
+gradient; G and F must learn together, as the cycle ties them). Each D sees, half the time once its pool is full,
+one of the last train.pool_size (50) fakes instead of a new one (image_pool.py). The identity terms need G to take
+B's images, i.e. the two domains to have the same channels: data/domains.py guarantees it, so they always apply
+(train.identity_weight 0 switches them off).
+
+Defaults: Adam(2e-4, beta1 0.5), the rate held for the first half of train.steps and decayed linearly to 0 over the
+second (the paper's 100 + 100 epochs; train.lr_decay linear from train.lr_decay_start = steps / 2); no EMA (the
+paper has none). Sizes for 28-32 px on a CPU: ResNet G's of width 16 with 6 blocks (the paper's 64 and 6 at
+128 px; width 32 doubles a step's time, 64 septuples it), PatchGAN D's of width 32 (a tenth of the G's cost), batch
+8 (the paper's 1; instance norm makes G's output for an image independent of the batch). See docs/cyclegan.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ganforge import losses
+from ganforge.config import Config
+from ganforge.data.spec import DataSpec
+from ganforge.errors import ConfigError
+from ganforge.families.base import Batch, Family, Phase, StepState, make_optimizer
+from ganforge.image_pool import ImagePool
+from ganforge.nets import build_net
+from ganforge.nets.translation import init_normal_, patch_layers
+
+DEFAULT_BLOCKS = 6  # residual blocks of each G when model.g_blocks is 0 (the paper's at 128 px; 9 at 256)
+DOMAINS_HINT = "name the second domain with --data.target (a built-in set, a folder or an .npy/.npz of images), " \
+               "e.g. --data mnist --data.target digits"
+POOL_SEEDS = {"a": 7_919, "b": 7_927}  # added to train.seed: each pool draws from a stream of its own
+
+
+class CycleGAN(Family):
+    name = "cyclegan"
+    description = ("unpaired translation between data.source (A) and data.target (B) (Zhu et al. 2017): two ResNet "
+                   "G's, two PatchGAN D's, least squares, cycle weight 10, identity 0.5 x 10, a pool of 50 fakes")
+    archs = {"image": "resnet"}
+    d_norms = {"resnet": "none"}  # instance norm in G and D is the design, not model.d_norm's choice
+    image_conditioned = True
+    unpaired = True
+    input_key, output_key = "x", "x_b"
+    defaults = {"data.unpaired": True, "train.optimizer": "adam", "train.lr_g": 2e-4, "train.lr_d": 2e-4,
+                "train.betas": (0.5, 0.999), "train.ema": False, "train.lr_decay": "linear", "train.batch_size": 8,
+                "model.g_width": 16, "model.d_width": 32}
+
+    def __init__(self, config: Config, spec: DataSpec) -> None:
+        super().__init__(config, spec)
+        seed, size = config.train.seed, config.train.pool_size
+        self.pools = {domain: ImagePool(size, seed + offset) for domain, offset in POOL_SEEDS.items()}
+
+    @classmethod
+    def derived_defaults(cls, merged: dict[str, Any]) -> dict[str, Any]:
+        """The learning rate is held for the first half of the steps, then decays linearly to 0."""
+        if merged.get("train.lr_decay") != "linear":
+            return {}
+        return {"train.lr_decay_start": int(merged.get("train.steps", Config().train.steps)) // 2}
+
+    def build_nets(self) -> dict[str, nn.Module]:
+        spec, model, train = self.spec, self.config.model, self.config.train
+        if spec.kind != "image":
+            raise ConfigError(f"family 'cyclegan' translates images, but '{spec.name}' holds vectors; use an image "
+                              f"source and {DOMAINS_HINT}")
+        if spec.image_conditioned:
+            raise ConfigError("family 'cyclegan' learns from two unpaired domains, but the data gives (input, target) "
+                              f"pairs (data.pairs '{self.config.data.pairs}' or folders paired by name with "
+                              "data.unpaired false); leave data.pairs at none and data.unpaired at true, or use "
+                              "--family pix2pix for pairs")
+        if not spec.unpaired:
+            raise ConfigError(f"family 'cyclegan' translates between two unpaired domains, but '{spec.name}' is only "
+                              f"one; {DOMAINS_HINT}")
+        for key, value, allowed in (("model.arch", model.arch, "resnet"), ("model.d_norm", model.d_norm, "none"),
+                                    ("model.condition", model.condition, "none")):
+            if value != allowed:
+                raise ConfigError(f"{key} '{value}' does not apply to family 'cyclegan' (ResNet G's and PatchGAN D's "
+                                  "with instance norm, unconditional); leave it at auto")
+        if model.discriminators > 1 or model.pack > 1 or train.unrolled_steps or train.augment != "none" \
+                or train.r1_gamma or train.r2_gamma or train.label_smoothing or train.instance_noise:
+            raise ConfigError("family 'cyclegan' trains one PatchGAN D per domain with the least-squares loss: "
+                              "model.discriminators, model.pack, train.unrolled_steps, train.augment, R1/R2, label "
+                              "smoothing and instance noise do not apply; leave them at their defaults")
+        if train.eval_every:
+            raise ConfigError("train.eval_every scores samples drawn from noise; a CycleGAN run is scored by "
+                              "'ganforge eval RUN' on held-out images of both domains: use --train.eval_every 0")
+        if train.n_critic != 1:
+            raise ConfigError(f"family 'cyclegan' updates the D's and the G's once each a step; train.n_critic "
+                              f"{train.n_critic} does not apply (use 1)")
+        if train.ema:
+            raise ConfigError("family 'cyclegan' keeps no EMA (the paper has none, and one of G alone would leave F "
+                              "behind); use --train.ema false")
+        channels, resolution = spec.shape[0], spec.shape[1]
+        blocks = model.g_blocks or DEFAULT_BLOCKS
+        nets = {name: build_net("resnet_translator", in_channels=channels, out_channels=channels,
+                                width=model.g_width, blocks=blocks) for name in ("generator", "generator_ba")}
+        nets.update({name: build_net("patch_discriminator", in_channels=channels, layers=patch_layers(resolution),
+                                     width=model.d_width) for name in ("discriminator_a", "discriminator_b")})
+        for net in nets.values():
+            init_normal_(net)
+        return nets
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        train = self.config.train
+        return {name: make_optimizer(train.optimizer, net.parameters(),
+                                     train.lr_g if name.startswith("generator") else train.lr_d, train.betas)
+                for name, net in self.nets.items()}
+
+    def phases(self) -> list[Phase]:
+        return [Phase("D", "discriminator_a", self.discriminator_step, also=("discriminator_b",)),
+                Phase("G", "generator", self.generator_step, also=("generator_ba",))]
+
+    def sample_latent(self, n: int, device: torch.device | str, generator: torch.Generator | None = None) -> Tensor:
+        raise ConfigError("family 'cyclegan' draws no noise: its generators translate images between the two domains "
+                          "(ganforge translate RUN IMAGES --direction a2b|b2a)")
+
+    # -- steps -------------------------------------------------------------------------------------------
+    def translations(self, batch: Batch, state: StepState) -> tuple[Tensor, Tensor]:
+        """(G(a), F(b)) of this step, computed once and shared by the D and G phases."""
+        if "fakes" not in state.cache:
+            state.cache["fakes"] = (self.nets["generator"](batch["x"]), self.nets["generator_ba"](batch["x_b"]))
+        return state.cache["fakes"]
+
+    def discriminator_step(self, batch: Batch, state: StepState) -> dict[str, Tensor]:
+        fake_b, fake_a = self.translations(batch, state)
+        out: dict[str, Tensor] = {"loss": torch.zeros((), device=fake_b.device)}
+        verdicts: list[dict[str, Tensor]] = []
+        for domain, real, fake in (("a", batch["x"], fake_a), ("b", batch["x_b"], fake_b)):
+            discriminator = self.nets[f"discriminator_{domain}"]
+            real_scores, fake_scores = discriminator(real), discriminator(self.pools[domain].query(fake))
+            loss = losses.least_squares_discriminator(real_scores, fake_scores)
+            out["loss"] = out["loss"] + loss
+            out[f"loss_{domain}"] = loss.detach()
+            verdicts.append(losses.least_squares_verdicts(real_scores, fake_scores))
+        return {**out, **{key: (verdicts[0][key] + verdicts[1][key]) / 2 for key in verdicts[0]}}
+
+    def generator_step(self, batch: Batch, state: StepState) -> dict[str, Tensor]:
+        cached = state.cache.get("fakes")
+        if cached is None or not cached[0].requires_grad:  # the G's did not keep their graph in the D step
+            state.cache.pop("fakes", None)
+        fake_b, fake_a = self.translations(batch, state)
+        state.cache.pop("fakes")
+        a, b, train = batch["x"], batch["x_b"], self.config.train
+        to_b, to_a = self.nets["generator"], self.nets["generator_ba"]
+        adversarial = ((self.nets["discriminator_b"](fake_b) - 1).pow(2).mean()  # MSE to 1, as the paper's code
+                       + (self.nets["discriminator_a"](fake_a) - 1).pow(2).mean())
+        cycle = (to_a(fake_b) - a).abs().mean() + (to_b(fake_a) - b).abs().mean()
+        loss = adversarial + train.cycle_weight * cycle
+        out = {"adversarial": adversarial.detach(), "cycle": cycle.detach()}
+        if train.identity_weight > 0:
+            identity = (to_b(b) - b).abs().mean() + (to_a(a) - a).abs().mean()
+            loss = loss + train.identity_weight * train.cycle_weight * identity
+            out["identity"] = identity.detach()
+        return {"loss": loss, **out}
+
+    # -- sample grids, export, checkpointed state -----------------------------------------------------------
+    def grid_columns(self, generator: nn.Module, fixed: Batch) -> list[Tensor]:
+        """input | output | reconstruction: half the rows A -> B -> A, half B -> A -> B."""
+        half = len(fixed["x"]) // 2
+        reverse = self.nets["generator_ba"]
+        was_training = reverse.training
+        reverse.eval()
+        a, b = fixed["x"][:half], fixed["x_b"][:half]
+        fake_b, fake_a = generator(a), reverse(b)
+        columns = [torch.cat([a, b]), torch.cat([fake_b, fake_a]), torch.cat([reverse(fake_b), generator(fake_a)])]
+        reverse.train(was_training)
+        return columns
+
+    def export_condition(self) -> dict[str, Any]:
+        return {"kind": "image", "channels": self.spec.shape[0], "scale": 1, "directions": ["a2b", "b2a"]}
+
+    def exported_nets(self) -> dict[str, nn.Module]:
+        return {"generator_ba": self.nets["generator_ba"]}
+
+    def state_tensors(self) -> dict[str, Tensor]:
+        return {f"pool_{domain}.{key}": value for domain, pool in self.pools.items()
+                for key, value in pool.state_tensors().items()}
+
+    def load_state_tensors(self, tensors: dict[str, Tensor]) -> None:
+        for domain, pool in self.pools.items():
+            prefix = f"pool_{domain}."
+            pool.load_state_tensors({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})

@@ -1,0 +1,186 @@
+"""CycleGAN: two unpaired domains in the data, four nets trained and resumed exactly (image pools included), both
+directions of translate, the history pool, evaluation of both directions, and one-line refusals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+import ganforge
+from ganforge.cli import main
+from ganforge.config import DataConfig
+from ganforge.data import load_data
+from ganforge.errors import ConfigError
+from ganforge.image_pool import ImagePool
+from ganforge.metrics import classifier as classifier_module
+from ganforge.metrics.classifier import DigitClassifier
+from ganforge.metrics.features import as_uint8
+
+from conftest import one_line, tiny, write_image
+
+DOMAINS = {"model.family": "cyclegan", "data.source": "digits", "data.target": "digits", "data.max_samples": 40}
+NETS = ("generator", "generator_ba", "discriminator_a", "discriminator_b")
+
+
+def cyclegan(tmp_path: Path, name: str = "run", **overrides: object) -> ganforge.Run:
+    return ganforge.train({**DOMAINS, **tiny(**overrides)}, out=tmp_path / name)
+
+
+def test_two_domains_are_loaded_apart_and_brought_to_one_form() -> None:
+    data = load_data(DataConfig(source="digits", target="mnist", unpaired=True, max_samples=12))
+    assert data.domain_b is not None and data.spec.domain_b == "mnist" and data.spec.unpaired
+    assert data.x.shape == data.domain_b.x.shape == (12, 1, 28, 28)  # the larger side: mnist's 28 px
+    assert data.y is not None and data.domain_b.y is not None  # each domain keeps its labels (for evaluation)
+    batch = data.batch(torch.tensor([0, 1]), torch.device("cpu"), torch.tensor([5, 6, 7]))
+    assert batch["x"].shape == (2, 1, 28, 28) and batch["x_b"].shape == (3, 1, 28, 28)
+    assert torch.equal(batch["y_b"], data.domain_b.y[5:8])
+    small = load_data(DataConfig(source="digits", target="mnist", unpaired=True, max_samples=4, resolution=16,
+                                 channels=3))
+    assert small.x.shape == small.domain_b.x.shape == (4, 3, 16, 16)
+
+
+def test_two_steps_train_four_nets_and_export_both_directions(tmp_path: Path) -> None:
+    run = cyclegan(tmp_path, train__steps=2, train__checkpoint_every=2, train__sample_every=2)
+    config = run.config
+    assert (config.train.lr_decay, config.train.lr_decay_start, config.train.ema) == ("linear", 1, False)
+    assert run.directions == ("a2b", "b2a") and run.condition == {"kind": "image", "channels": 1, "scale": 1,
+                                                                  "directions": ["a2b", "b2a"]}
+    record = [r for r in run.metrics() if "G/cycle" in r][-1]
+    assert {"D/loss", "D/loss_a", "D/loss_b", "G/adversarial", "G/identity"} <= set(record)
+    assert {f"lr/{name}" for name in NETS} <= set(record)  # one optimiser per net
+    assert (tmp_path / "run" / "generator_ba.json").is_file()
+    with Image.open(tmp_path / "run" / "samples" / "step-0000002.png") as grid:  # 12 A and 12 B triplets, 4 a row
+        assert grid.height == 6 * 10 + 2 + 14 and grid.width >= 12 * 10 + 2
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> ganforge.Run:
+    """A tiny run on the training splits (data.split test stays unseen, for evaluation)."""
+    return ganforge.train({**DOMAINS, "data.max_samples": None, "data.split": "train",
+                           **tiny(train__steps=3, train__checkpoint_every=3)},
+                          out=tmp_path_factory.mktemp("cyclegan") / "run")
+
+
+def test_translate_works_both_ways_on_an_odd_sized_image(trained: ganforge.Run, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    image = torch.rand(2, 1, 13, 7)
+    forward, backward = trained.translate(image), trained.translate(image, direction="b2a")
+    assert forward.shape == backward.shape == (2, 1, 13, 7) and not torch.equal(forward, backward)
+    assert float(backward.min()) >= 0 and float(backward.max()) <= 1
+    source = write_image(tmp_path / "in" / "odd.png", (11, 9), "L")
+    for direction in ("a2b", "b2a"):
+        out = tmp_path / direction
+        assert main(["translate", str(trained.dir.root), str(source), "--direction", direction, "--out",
+                     str(out)]) == 0
+        with Image.open(out / "odd.png") as written:
+            assert written.size == (11, 9) and written.mode == "L"
+    assert "translated 1 image" in capsys.readouterr().out
+
+
+def test_resume_is_bit_exact_for_the_four_nets_their_optimisers_and_the_pools(tmp_path: Path) -> None:
+    # pool_size 4 < batch 8: the pools fill in the first step and draw from then on, so their RNG matters.
+    settings = {"train__pool_size": 4, "train__checkpoint_every": 4, "train__sample_every": 100}
+    cyclegan(tmp_path, "straight", train__steps=8, train__lr_decay_start=4, **settings)
+    cyclegan(tmp_path, "staged", train__steps=4, train__lr_decay="none", **settings)
+    ganforge.resume(tmp_path / "staged", train__steps=8, train__lr_decay="linear", train__lr_decay_start=4)
+    checkpoints = [tmp_path / name / "checkpoints" / "step-0000008" for name in ("straight", "staged")]
+    a, b = (load_file(str(path / "model.safetensors")) for path in checkpoints)
+    assert {f"nets.{name}" for name in NETS} == {".".join(k.split(".")[:2]) for k in a if k.startswith("nets.")}
+    assert {f"optim.{name}" for name in NETS} == {".".join(k.split(".")[:2]) for k in a if k.startswith("optim.")}
+    assert a["family.pool_a.images"].shape[0] == 4 and "family.pool_b.rng" in a
+    assert a.keys() == b.keys() and [k for k in a if not torch.equal(a[k], b[k])] == []
+    states = [json.loads((path / "state.json").read_text()) for path in checkpoints]
+    assert states[0]["sampler_b"] == states[1]["sampler_b"] and states[0]["optimizers"] == states[1]["optimizers"]
+
+
+def reference_pool(size: int, seed: int, batches: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The pool's rule written out plainly: fill up, then per image a coin and (heads) a uniform slot."""
+    rng, stored, out = torch.Generator().manual_seed(seed), [], []
+    for batch in batches:
+        shown = []
+        for image in batch:
+            if len(stored) < size:
+                stored.append(image)
+                shown.append(image)
+            elif float(torch.rand((), generator=rng)) < 0.5:
+                slot = int(torch.randint(size, (), generator=rng))
+                shown.append(stored[slot])
+                stored[slot] = image
+            else:
+                shown.append(image)
+        out.append(torch.stack(shown))
+    return out
+
+
+def test_history_pool_returns_new_images_until_full_then_old_ones_half_the_time() -> None:
+    batches = [torch.full((3, 1, 2, 2), float(k)) + torch.arange(3.0).view(3, 1, 1, 1) / 10 for k in range(8)]
+    pool = ImagePool(5, seed=3)
+    shown = [pool.query(batch) for batch in batches]
+    assert torch.equal(shown[0], batches[0]) and torch.equal(shown[1][:2], batches[1][:2])  # filling: the new ones
+    assert all(torch.equal(s, r) for s, r in zip(shown, reference_pool(5, 3, batches), strict=True))
+    later = torch.cat(shown[2:])
+    old = sum(int(not any(torch.equal(image, new) for new in torch.cat(batches[2:]))) for image in later)
+    assert 0 < old < len(later)  # some stored images are shown in place of new ones, not all
+    again = ImagePool(5, seed=3)  # the same seed and inputs: the same choices; the state resumes them
+    for batch in batches[:4]:
+        again.query(batch)
+    resumed = ImagePool(5, seed=99)
+    resumed.load_state_tensors(again.state_tensors())
+    assert all(torch.equal(resumed.query(batch), s) for batch, s in zip(batches[4:], shown[4:], strict=True))
+    assert torch.equal(ImagePool(0, seed=0).query(batches[0]), batches[0])  # size 0: no pool
+
+
+def test_eval_scores_both_directions_beside_the_untranslated_input(trained: ganforge.Run,
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    torch.manual_seed(0)
+    stub = DigitClassifier(1, 8).eval()  # untrained stands in for the digits classifier: the plumbing is the test
+    meta = {"weights_sha1": "stub", "held_out_accuracy": 1.0}
+    monkeypatch.setattr(classifier_module, "load_classifier", lambda recipe, **kwargs: (stub, meta))
+    assert main(["eval", str(trained.dir.root), "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "a2b_label_accuracy" in out and "held-out images (300 digits -> digits, 300 digits -> digits)" in out
+    record = json.loads((trained.dir.evals / f"step-{trained.step:07d}.json").read_text())
+    protocol, results = record["protocol"], record["results"]
+    assert protocol["held_out"] is True and protocol["metrics"] == ["labels", "fid"]
+    test = load_data(DataConfig(source="digits", split="test"))
+    assert test.y is not None
+    for direction in ("a2b", "b2a"):
+        translated = as_uint8(trained.translate(test.x.float() / 255, direction=direction))
+        for method, images in (("G", translated), ("input", test.x), ("target", test.x)):
+            with torch.no_grad():
+                predicted = stub(images.float() / 255).argmax(1)
+            assert results[f"{method}/{direction}_label_accuracy"] == pytest.approx(
+                float((predicted == test.y).double().mean()), abs=1e-12)
+        assert results[f"input/{direction}_digits_fid"] == pytest.approx(0.0, abs=1e-6)  # the same images
+        assert results[f"G/{direction}_digits_fid"] > 0
+    assert main(["eval", str(trained.dir.root), "--metrics", "psnr"]) == 2
+    one_line(2, capsys.readouterr().err, "psnr", "unpaired domains")
+
+
+def test_bad_input_is_refused_in_one_line(trained: ganforge.Run, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    args = [arg for key, value in tiny().items() for arg in (f"--{key}", str(value).lower())]
+    cases = [
+        (["--family", "cyclegan", "--data", "digits"], "data.target"),
+        (["--family", "pix2pix", "--data", "digits", "--data.target", "mnist"], "cyclegan"),
+        (["--family", "pix2pix", "--data", "digits", "--data.target", "mnist", "--data.unpaired", "true"], "cyclegan"),
+        (["--family", "dcgan", "--data", "digits", "--data.target", "mnist", "--data.unpaired", "true"], "cyclegan"),
+    ]
+    for options, fragment in cases:
+        code = main(["train", *options, "--out", str(tmp_path / "refused"), *args])
+        one_line(code, capsys.readouterr().err, fragment)
+        assert not (tmp_path / "refused").exists()
+    image = write_image(tmp_path / "in" / "x.png", (8, 8), "L")
+    root = str(trained.dir.root)
+    code = main(["translate", root, str(image), "--direction", "sideways", "--out", str(tmp_path / "t")])
+    one_line(code, capsys.readouterr().err, "sideways")
+    one_line(main(["sample", root, "--out", str(tmp_path / "s.png")]), capsys.readouterr().err, "translate")
+    with pytest.raises(ConfigError, match="direction 'ba'"):
+        trained.translate(torch.rand(1, 1, 8, 8), direction="ba")
+    assert not (tmp_path / "t").exists() and not (tmp_path / "s.png").exists()
