@@ -34,6 +34,8 @@ RECIPES: dict[str, dict[str, Any]] = {
     "recommended": {"data.source": "mnist", **RECOMMENDED["image"]},
     # The recipe before D's third halving (D stops at 7 px instead of 3).
     "recommended, D to 7 px (d_min_px 8)": {"data.source": "mnist", **RECOMMENDED["image"], "model.d_min_px": 8},
+    # Denton et al.'s pyramid (7 px MLP GAN, then the 14 px and 28 px bands) as configs/mnist_lapgan.toml has it.
+    "LAPGAN (configs/mnist_lapgan.toml)": read_toml(CONFIGS_DIR / "mnist_lapgan.toml"),
 }
 QUIET = {"train.progress": False, "train.diagnostics": False}
 PROBE_STEPS = (100, 300)  # the CPU cost of a step is the difference of two probes (setup cancels out)

@@ -154,6 +154,18 @@ def test_superres_benchmark_scores_bicubic_srresnet_and_srgan_beside_the_paper()
     assert {"bicubic", "SRResNet", "SRGAN"} <= set(rows) and "32.05 / 0.9019" in rows["SRResNet"]
     assert all(math.isfinite(float(rows[name].split("|")[3])) for name in ("bicubic", "SRResNet", "SRGAN"))
     assert "comparison image" in out
+    assert all(math.isfinite(float(rows[name].split("|")[6])) for name in ("bicubic", "SRResNet", "SRGAN"))  # FID
+
+
+def test_translation_benchmark_scores_pix2pix_beside_the_l1_only_unet_and_the_input() -> None:
+    out = run_quick("translation.py")
+    tables = out.split("data.pairs ")[1:]
+    assert len(tables) == 2
+    for table in tables:
+        rows = {line.split("|")[1].strip(): line.split("|") for line in table.splitlines() if line.startswith("| ")}
+        assert {"the input itself", "L1-only U-Net", "pix2pix (L1 100 + adversarial)"} <= set(rows)
+        assert all(math.isfinite(float(rows[name][4])) for name in ("the input itself", "L1-only U-Net"))  # PSNR
+        assert rows["target (real held-out digits)"][8].strip().endswith("%")
 
 
 def test_conditional_recipe_names_can_be_picked_from_a_comma_list() -> None:
