@@ -12,6 +12,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 import ganforge
+from ganforge.apps.report import write_report
 from ganforge.cli import main
 from ganforge.config import DataConfig
 from ganforge.data import load_data
@@ -161,6 +162,8 @@ def test_eval_scores_both_directions_beside_the_untranslated_input(trained: ganf
         assert results[f"G/{direction}_digits_fid"] > 0
     assert main(["eval", str(trained.dir.root), "--metrics", "psnr"]) == 2
     one_line(2, capsys.readouterr().err, "psnr", "unpaired domains")
+    page = write_report([trained.dir.root], None).read_text(encoding="utf-8")  # the report shows both domains
+    assert "domain B (unpaired)" in page and "a2b_label_accuracy" in page
 
 
 def test_bad_input_is_refused_in_one_line(trained: ganforge.Run, tmp_path: Path,

@@ -92,7 +92,11 @@ def plan_domains(run: Run, metrics: str = "auto", features: str = "auto", n: int
     names = domain_names(config.data)
     own_features = all(source in DOMAIN_RECIPES for source in names.values())
     if features != "auto":  # checked even where no metric uses it, so a typo never passes silently
-        features = ",".join(parse_list(features, list(EXTRACTORS), "feature extractor")[:1])
+        named = parse_list(features, list(EXTRACTORS), "feature extractor")
+        if len(named) != 1:
+            raise ConfigError(f"--features {features}: a run on unpaired domains is scored in one feature space for "
+                              "both directions (auto: each target domain's own classifier); name one")
+        features = named[0]
     needs_inception = features == "inception" or (features == "auto" and not own_features)
     notes: list[str] = []
     if metrics == "auto":

@@ -181,6 +181,8 @@ def _summary_rows(run: RunRecords) -> list[tuple[str, str]]:
             ("condition", model.condition), ("seed", str(train.seed)),
             ("threads", str(last.get("threads", train.threads))),
             ("images / s (last log)", f"{last['images_per_s']:.0f}" if "images_per_s" in last else "-")]
+    if data.target:  # paired folders' targets, or a second, unpaired domain (CycleGAN)
+        rows.insert(2, ("domain B (unpaired)" if data.unpaired else "targets (paired by name)", data.target))
     if model.discriminators > 1:
         rows.append(("discriminators", f"{model.discriminators} ({model.d_combine}, data {model.d_data})"))
     if run.best:
