@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 import torch
 
+from conftest import FASHION_MNIST_MISSING, fashion_mnist_present
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
@@ -177,3 +179,30 @@ def test_conditional_recipe_names_can_be_picked_from_a_comma_list() -> None:
     finally:
         sys.path.remove(str(BENCHMARKS))
     assert all("," not in name for name in module.RECIPES)  # --recipes splits on commas
+
+
+@pytest.mark.skipif(not fashion_mnist_present(), reason=FASHION_MNIST_MISSING)
+def test_fashion_mnist_benchmark_scores_each_recipe_at_each_budget_beside_the_study() -> None:
+    out = run_quick("fashion_mnist.py")
+    rows = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    ours = [row for row in rows if not row[0].startswith(" Lucic")]
+    assert [row[0].split()[0] for row in ours] == ["recommended", "recommended", "DCGAN", "DCGAN", "WGAN-GP",
+                                                   "WGAN-GP"]
+    for row in ours:
+        assert int(row[4]) >= 1 and float(row[3]) > 0  # steps and CPU s recorded per row
+        assert math.isfinite(float(row[5])) and row[6].strip() == "skipped"  # classifier FID; no Inception in quick
+    assert [int(row[4]) for row in ours[:2]] == sorted(int(row[4]) for row in ours[:2])  # later budget, more steps
+    study = {row[0].split(": ")[1].strip(): row[6].strip() for row in rows if row[0].startswith(" Lucic")}
+    assert study["WGAN"] == "21.5 ± 1.6" and study["NS GAN"] == "26.5 ± 1.6" and len(study) == 8
+
+
+def test_fashion_mnist_benchmark_budgets_its_stages_by_the_probes() -> None:
+    module = load_benchmark("fashion_mnist")
+    assert module.step_cost((10.0, 30.0), (40, 120)) == 0.25  # setup (5 s) cancels out
+    assert module.step_cost((12.0, 11.0), (2, 6)) == 11.0 / 6  # probes out of order: the longer one's mean
+    assert module.stage_target(0, 0.0, 1800.0, 0.25) == 7200
+    assert module.stage_target(7200, 1850.0, 3600.0, 0.25) == 14200  # the overshoot comes off the next stage
+    assert module.stage_target(10, 5.0, 2.0, 0.25) == 11  # past the budget already: one step more
+    assert all("," not in name for name in module.RECIPES)  # --recipes splits on commas
+    assert module.RECIPES["recommended"]["model.family"] == "r3gan"
+    assert module.RECIPES["dcgan"]["data.source"] == "fashion-mnist"
