@@ -181,6 +181,7 @@ def test_conditional_recipe_names_can_be_picked_from_a_comma_list() -> None:
     assert all("," not in name for name in module.RECIPES)  # --recipes splits on commas
 
 
+@pytest.mark.slow  # on a fresh cache it first trains the Fashion-MNIST classifier on 60,000 images (~170 CPU s)
 @pytest.mark.skipif(not fashion_mnist_present(), reason=FASHION_MNIST_MISSING)
 def test_fashion_mnist_benchmark_scores_each_recipe_at_each_budget_beside_the_study() -> None:
     out = run_quick("fashion_mnist.py")
