@@ -30,12 +30,12 @@ class MeanPixel(FeatureExtractor):
         return {"extractor": self.name}
 
 
-def test_registry_names_inception_and_mnist() -> None:
-    assert set(EXTRACTORS) == {"inception", "mnist"}
+def test_registry_names_inception_and_the_domain_classifiers() -> None:
+    assert set(EXTRACTORS) == {"inception", "mnist", "fashion-mnist"}
 
 
 def test_unknown_extractor_lists_the_valid_names() -> None:
-    with pytest.raises(ConfigError, match=r"unknown feature extractor 'vgg'.*inception, mnist"):
+    with pytest.raises(ConfigError, match=r"unknown feature extractor 'vgg'.*inception, mnist, fashion-mnist"):
         get_extractor("vgg")
 
 
