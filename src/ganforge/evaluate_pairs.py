@@ -25,7 +25,7 @@ from ganforge.data import load_data
 from ganforge.data.pairs import parse_pairs
 from ganforge.data.splits import HELD_OUT_EVERY, HELD_OUT_PER_CLASS, effective_split, has_official_split
 from ganforge.errors import ConfigError
-from ganforge.evaluate import ALL_METRICS, cached_features, inception_available, parse_list
+from ganforge.evaluate import ALL_METRICS, cached_features, inception_available, parse_list, parse_run_metrics
 from ganforge.metrics.classifier import DOMAIN_RECIPES
 from ganforge.metrics.features import EXTRACTORS, as_uint8, get_extractor
 from ganforge.metrics.fid import fid_from_features
@@ -100,12 +100,8 @@ def plan_pairs(run: Run, metrics: str = "auto", features: str = "auto", n: int |
         if features != "auto":  # a feature space named: the metrics in it are wanted
             chosen += ["fid", "kid"]
     else:
-        chosen = [m.strip() for m in metrics.split(",") if m.strip()]
-        misplaced = [m for m in chosen if m in ALL_METRICS and m not in PAIR_METRICS]
-        if misplaced:
-            raise ConfigError(f"metric {', '.join(misplaced)} does not apply to an image-to-image run, which is "
-                              f"scored on held-out (input, target) pairs: choose from {', '.join(PAIR_METRICS)}")
-        chosen = parse_list(metrics, PAIR_METRICS, "metric for an image-to-image run")
+        chosen = parse_run_metrics(metrics, PAIR_METRICS, ALL_METRICS, "an image-to-image run",
+                                   "which is scored on held-out (input, target) pairs")
     if "labels" in chosen and not labelled_digits:
         raise ConfigError(f"metric 'labels' (label preservation) needs labelled digits and their classifier "
                           f"({', '.join(DOMAIN_RECIPES)}); '{config.data.source}' is not: leave 'labels' out")

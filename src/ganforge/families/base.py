@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from ganforge.config import Config
 from ganforge.data.spec import DataSpec
+from ganforge.errors import ConfigError
 from ganforge.latent import sample_latent
 
 Batch = dict[str, Tensor]
@@ -80,6 +81,15 @@ class Family:
 
     def build_nets(self) -> dict[str, nn.Module]:
         raise NotImplementedError
+
+    def require_own_nets(self, arch: str, d_norm: str, design: str) -> None:
+        """Refuse model.arch / model.d_norm / model.condition settings that a family with fixed nets ignores."""
+        model = self.config.model
+        for key, value, allowed in (("model.arch", model.arch, arch), ("model.d_norm", model.d_norm, d_norm),
+                                    ("model.condition", model.condition, "none")):
+            if value != allowed:
+                raise ConfigError(f"{key} '{value}' does not apply to family '{self.name}' ({design}); leave it at "
+                                  "auto")
 
     def configure_ranks(self, rank: int, world_size: int) -> None:
         """Told the process's place under torchrun before phases() is called; replicas need nothing by default."""

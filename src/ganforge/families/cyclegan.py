@@ -82,11 +82,7 @@ class CycleGAN(Family):
         if not spec.unpaired:
             raise ConfigError(f"family 'cyclegan' translates between two unpaired domains, but '{spec.name}' is only "
                               f"one; {DOMAINS_HINT}")
-        for key, value, allowed in (("model.arch", model.arch, "resnet"), ("model.d_norm", model.d_norm, "none"),
-                                    ("model.condition", model.condition, "none")):
-            if value != allowed:
-                raise ConfigError(f"{key} '{value}' does not apply to family 'cyclegan' (ResNet G's and PatchGAN D's "
-                                  "with instance norm, unconditional); leave it at auto")
+        self.require_own_nets("resnet", "none", "ResNet G's and PatchGAN D's with instance norm, unconditional")
         if model.discriminators > 1 or model.pack > 1 or train.unrolled_steps or train.augment != "none" \
                 or train.r1_gamma or train.r2_gamma or train.label_smoothing or train.instance_noise:
             raise ConfigError("family 'cyclegan' trains one PatchGAN D per domain with the least-squares loss: "

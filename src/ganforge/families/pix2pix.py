@@ -46,11 +46,8 @@ class Pix2Pix(Family):
         if not source_shape:
             raise ConfigError(f"family 'pix2pix' learns to translate an input image into a target, but "
                               f"'{spec.name}' gives no input images; {PAIRS_HINT}")
-        for key, value, allowed in (("model.arch", model.arch, "unet"), ("model.d_norm", model.d_norm, "none"),
-                                    ("model.condition", model.condition, "none")):
-            if value != allowed:
-                raise ConfigError(f"{key} '{value}' does not apply to family 'pix2pix' (a U-Net G and a PatchGAN D "
-                                  f"with instance norm, conditioned on the input image); leave it at auto")
+        self.require_own_nets("unet", "none", "a U-Net G and a PatchGAN D with instance norm, conditioned on the "
+                              "input image")
         if model.discriminators > 1 or model.pack > 1 or train.unrolled_steps or train.augment != "none":
             raise ConfigError("family 'pix2pix' trains one PatchGAN D on (input, image) pairs: use "
                               "--model.discriminators 1, --model.pack 1, --train.unrolled_steps 0 and "

@@ -62,11 +62,8 @@ class SRGAN(Family):
             size = f"{source_shape[1]}x{source_shape[2]} px inputs for {spec.shape[1]}x{spec.shape[2]} px targets"
             raise ConfigError(f"family 'srgan' upscales by 2, 4 or 8, but data.pairs '{spec.pairs}' gives {size}; "
                               f"{PAIRS_HINT}, or use --family pix2pix for same-size translation")
-        for key, value, allowed in (("model.arch", model.arch, "srresnet"), ("model.d_norm", model.d_norm, "batch"),
-                                    ("model.condition", model.condition, "none")):
-            if value != allowed:
-                raise ConfigError(f"{key} '{value}' does not apply to family 'srgan' (an SRResNet G and a strided "
-                                  "conv D with batch norm, conditioned on the input image); leave it at auto")
+        self.require_own_nets("srresnet", "batch", "an SRResNet G and a strided conv D with batch norm, conditioned "
+                              "on the input image")
         if model.discriminators > 1 or model.pack > 1 or train.unrolled_steps or train.augment != "none":
             raise ConfigError("family 'srgan' trains one D on single images: use --model.discriminators 1, "
                               "--model.pack 1, --train.unrolled_steps 0 and --train.augment none")
