@@ -12,6 +12,7 @@ KL of the predicted-class histogram to the real one. The unconditional rows have
     python benchmarks/conditional.py --recipes "cgan (concat; G: label joins z)" --seeds 2
     python benchmarks/conditional.py --probe-reference --recipes "projection D (DCGAN)" --first-seed 1  # seed 1 alone
     python benchmarks/conditional.py --probe-reference --recipes A,B  # reference time from probes (split runs)
+    python benchmarks/conditional.py --recipes A --steps 4032 --seeds 2  # a fixed step count: the same on any load
     python benchmarks/conditional.py --quick                          # a smoke test
 """
 
@@ -85,6 +86,9 @@ def main() -> None:
     parser.add_argument("--probe-reference", action="store_true",
                         help="estimate the reference's CPU time from two short probes instead of training it (its "
                              "steps x its CPU per step; for recipes split over processes on a noisy machine)")
+    parser.add_argument("--steps", type=int, default=0,
+                        help="train each recipe exactly this many steps, no budget (e.g. the steps that a measured "
+                             "step-cost ratio fits into make run's CPU time; a seed's run is the same on any load)")
     parser.add_argument("--quick", action="store_true", help="20 reference steps, 500 samples, one recipe")
     args = parser.parse_args()
     reference_steps = 20 if args.quick else int(REFERENCE.get("train.steps", 5000))
@@ -101,14 +105,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         budget = args.budget
-        if args.probe_reference:
+        if args.steps:  # no budget to find: the recipes train a fixed number of steps
+            print(f"every recipe trains {args.steps} steps", flush=True)
+        elif args.probe_reference:
             budget = reference_steps * cpu_per_step(REFERENCE, reference_steps, root)
             print(f"reference CPU time estimated from probes: {budget:.0f} s for {reference_steps} steps", flush=True)
         elif not args.no_reference:
             run, budget = train_timed(REFERENCE, reference_steps, root / "reference")
             print(row("make run (DCGAN, unconditional)", 0, reference_steps, budget, score(run, args.n)), flush=True)
         for name in names:
-            steps = max(1, round(budget / cpu_per_step(RECIPES[name], reference_steps, root)))
+            steps = args.steps or max(1, round(budget / cpu_per_step(RECIPES[name], reference_steps, root)))
             for seed in range(args.first_seed, args.first_seed + args.seeds):
                 run, seconds = train_timed(RECIPES[name], steps, root / "candidate", seed)
                 print(row(name, seed, steps, seconds, score(run, args.n)), flush=True)
