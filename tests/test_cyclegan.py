@@ -21,6 +21,7 @@ from ganforge.image_pool import ImagePool
 from ganforge.metrics import classifier as classifier_module
 from ganforge.metrics.classifier import DigitClassifier
 from ganforge.metrics.features import as_uint8
+from ganforge.train.rundir import load_generator
 
 from conftest import one_line, tiny, write_image
 
@@ -81,6 +82,17 @@ def test_translate_works_both_ways_on_an_odd_sized_image(trained: ganforge.Run, 
         with Image.open(out / "odd.png") as written:
             assert written.size == (11, 9) and written.mode == "L"
     assert "translated 1 image" in capsys.readouterr().out
+
+
+def test_g_halvings_zero_keeps_every_block_at_the_image_size(tmp_path: Path) -> None:
+    run = cyclegan(tmp_path, train__steps=1, model__g_halvings=0, model__g_blocks=1)
+    exported = json.loads((tmp_path / "run" / "generator_ba.json").read_text())["net"]["args"]
+    assert exported["halvings"] == 0  # recorded, so the run loads with the same nets
+    generator, _ = load_generator(run.dir)
+    convs = [m for m in generator.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [m.stride for m in convs] == [(1, 1)] * len(convs) and not any(
+        isinstance(m, torch.nn.ConvTranspose2d) for m in generator.modules())
+    assert run.translate(torch.rand(2, 1, 13, 7), direction="b2a").shape == (2, 1, 13, 7)
 
 
 def test_resume_is_bit_exact_for_the_four_nets_their_optimisers_and_the_pools(tmp_path: Path) -> None:
@@ -174,6 +186,8 @@ def test_bad_input_is_refused_in_one_line(trained: ganforge.Run, tmp_path: Path,
         (["--family", "pix2pix", "--data", "digits", "--data.target", "mnist"], "cyclegan"),
         (["--family", "pix2pix", "--data", "digits", "--data.target", "mnist", "--data.unpaired", "true"], "cyclegan"),
         (["--family", "dcgan", "--data", "digits", "--data.target", "mnist", "--data.unpaired", "true"], "cyclegan"),
+        (["--family", "cyclegan", "--data", "digits", "--data.target", "mnist", "--model.g_halvings", "5"],
+         "model.g_halvings"),
     ]
     for options, fragment in cases:
         code = main(["train", *options, "--out", str(tmp_path / "refused"), *args])

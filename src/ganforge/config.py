@@ -51,6 +51,8 @@ class ModelConfig:
     g_width: int = 64                # conv nets: base channels of G
     g_blocks: int = 0                # residual blocks of G (srgan, cyclegan); 0 = the family's (srgan 8, the paper's
                                      # 16; cyclegan 6, the paper's at 128 px)
+    g_halvings: int = 2              # cyclegan's ResNet G: stride-2 halvings before its blocks (the paper's 2; 0-4).
+                                     # 0 keeps every block at the image's size: a local G that keeps shapes in place
     d_width: int = 64                # conv nets: base channels of D
     d_layers: int = 0                # conv nets: D's halvings of the image; 0 = while the map is >= d_min_px
     d_min_px: int = 8                # conv nets with d_layers 0: D halves while its map is at least this (>= 2)
@@ -290,6 +292,9 @@ def validate(config: Config) -> None:
     if not 0.0 <= config.model.d_dropout < 1.0:
         raise ConfigError(f"config key 'model.d_dropout' got {config.model.d_dropout!r}; expected a probability "
                           "from 0 (no dropout) up to, not including, 1")
+    if not 0 <= config.model.g_halvings <= 4:
+        raise ConfigError(f"config key 'model.g_halvings' got {config.model.g_halvings!r}; expected 0 to 4 halvings "
+                          "before G's residual blocks (2, the default, is CycleGAN's)")
     if config.model.d_min_px < 2:
         raise ConfigError(f"config key 'model.d_min_px' got {config.model.d_min_px!r}; expected 2 or more (D halves "
                           "its map while it is at least this many px; 8 is the default)")

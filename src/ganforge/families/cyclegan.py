@@ -100,7 +100,8 @@ class CycleGAN(Family):
         channels, resolution = spec.shape[0], spec.shape[1]
         blocks = model.g_blocks or DEFAULT_BLOCKS
         nets = {name: build_net("resnet_translator", in_channels=channels, out_channels=channels,
-                                width=model.g_width, blocks=blocks) for name in ("generator", "generator_ba")}
+                                width=model.g_width, blocks=blocks, halvings=model.g_halvings)
+                for name in ("generator", "generator_ba")}
         nets.update({name: build_net("patch_discriminator", in_channels=channels, layers=patch_layers(resolution),
                                      width=model.d_width) for name in ("discriminator_a", "discriminator_b")})
         for net in nets.values():

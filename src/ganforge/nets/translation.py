@@ -14,6 +14,8 @@ takes one image (CycleGAN's D) or an (input, image) pair (pix2pix's), joined alo
 The ResNet G keeps the image's size: a 7x7 conv, two stride-2 halvings, residual blocks at a quarter of the size,
 two transposed-conv doublings and a 7x7 conv to tanh, with reflection padding and instance norm (Johnson et al.'s
 design as CycleGAN uses it, without dropout). Any image size works: padded to a multiple of 4 and cropped back.
+`halvings` other than 2 change the number of halvings (and doublings); 0 keeps every block at the image's size (no
+bottleneck: a G whose receptive field stays small, which keeps a shape where it was).
 """
 
 from __future__ import annotations
@@ -142,23 +144,25 @@ class ResidualBlock(nn.Module):
 
 
 class ResNetTranslator(nn.Module):
-    """G(image) -> image of the same size: `in_channels` to `out_channels`, `blocks` residual blocks at width 4 x
-    `width` (CycleGAN: width 64, 6 blocks at 128 px, 9 at 256), tanh output in [-1, 1]."""
+    """G(image) -> image of the same size: `in_channels` to `out_channels`, `blocks` residual blocks at width
+    2^halvings x `width` after `halvings` stride-2 halvings (CycleGAN: width 64, 2 halvings, 6 blocks at 128 px, 9 at
+    256), tanh output in [-1, 1]."""
 
-    HALVINGS = 2
-
-    def __init__(self, in_channels: int, out_channels: int, width: int = 64, blocks: int = 6) -> None:
+    def __init__(self, in_channels: int, out_channels: int, width: int = 64, blocks: int = 6,
+                 halvings: int = 2) -> None:
         super().__init__()
-        if blocks < 1 or width < 1:
-            raise ValueError(f"blocks and width must be at least 1, got {blocks} and {width}")
+        if blocks < 1 or width < 1 or halvings < 0:
+            raise ValueError(f"blocks and width must be at least 1 and halvings at least 0, got {blocks}, {width} and "
+                             f"{halvings}")
+        self.halvings = halvings
         layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(in_channels, width, 7, bias=False), _norm(width),
                                    nn.ReLU()]
         channels = width
-        for _ in range(self.HALVINGS):
+        for _ in range(halvings):
             layers += [nn.Conv2d(channels, 2 * channels, 3, 2, 1, bias=False), _norm(2 * channels), nn.ReLU()]
             channels *= 2
         layers += [ResidualBlock(channels) for _ in range(blocks)]
-        for _ in range(self.HALVINGS):
+        for _ in range(halvings):
             layers += [nn.ConvTranspose2d(channels, channels // 2, 3, 2, 1, output_padding=1, bias=False),
                        _norm(channels // 2), nn.ReLU()]
             channels //= 2
@@ -167,7 +171,7 @@ class ResNetTranslator(nn.Module):
 
     def forward(self, source: Tensor) -> Tensor:
         height, width = source.shape[-2:]
-        multiple = 2**self.HALVINGS  # the residual blocks' reflection pad needs 2 px at the bottleneck: 8 px in
+        multiple = 2**self.halvings  # the residual blocks' reflection pad needs 2 px at the bottleneck
         return self.net(_pad_to(source, multiple, 2 * multiple))[..., :height, :width]
 
 
