@@ -3,6 +3,7 @@ beat bicubic, exact resume across the stage boundary, `ganforge upscale` with an
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +93,24 @@ def test_tiles_with_the_receptive_radius_as_overlap_equal_the_whole_image() -> N
             assert torch.allclose(tiled(generator, image, 2, tile, radius), whole, atol=1e-5)
         short = tiled(generator, image, 2, 7, radius - 4)  # too little context: the tiles show near their edges
     assert (short - whole).abs().max() > 1e-3
+
+
+def test_the_bicubic_skip_starts_g_at_the_bicubic_upscale_and_keeps_tiles_exact(tmp_path: Path) -> None:
+    generator = build_net("srresnet_generator", in_channels=1, out_channels=1, scale=4, width=4, blocks=2,
+                          bicubic_skip=True).eval()
+    randomise_batchnorm_(generator)
+    image = torch.rand(1, 1, 9, 11) * 2 - 1
+    bicubic = F.interpolate(image, scale_factor=4, mode="bicubic", align_corners=False).clamp(-1, 1)
+    with torch.no_grad():
+        assert torch.equal(generator(image), bicubic)  # the last conv starts at zero
+        torch.nn.init.normal_(generator.tail.weight, 0.0, 0.1)  # now G adds detail; tiles still equal the whole
+        whole = generator(image)
+        assert not torch.allclose(whole, bicubic) and whole.abs().max() <= 1
+        assert torch.allclose(tiled(generator, image, 4, 5, generator.receptive_radius()), whole, atol=1e-5)
+    with pytest.raises(CheckpointError, match="same channels"):
+        build_net("srresnet_generator", in_channels=1, out_channels=3, scale=2, bicubic_skip=True)
+    srgan(tmp_path, train__steps=1)  # the family's G has it, and its export says so (older exports load without)
+    assert json.loads((tmp_path / "run" / "generator.json").read_text())["net"]["args"]["bicubic_skip"] is True
 
 
 def test_pretraining_trains_g_alone_then_d_joins(tmp_path: Path) -> None:

@@ -14,6 +14,9 @@ net at hand, but it knows 28 px grey digits, so its features say nothing about p
 target of interest); on digits its fixed-size dense layers would also tie the loss to 28 px. Ledig et al. report
 SRGAN-MSE with a lower PSNR than SRResNet and sharper, less blurry outputs, which is the trade-off to measure here.
 
+G adds its output to the input's bicubic upscale (nets/superres.py, `bicubic_skip`; the paper ends in tanh), so it
+starts as bicubic and a CPU budget goes on the detail bicubic misses.
+
 Defaults: Adam at 1e-4 with betas (0.9, 0.999) and batch 16, as the paper; 8 residual blocks (model.g_blocks; the
 paper's 16 cost twice the CPU time); train.pretrain_steps 1,500 of the default 3,000 steps, fixed in steps (not a
 fraction) so that a resume which raises train.steps does not move the stage boundary; no EMA of G (the paper has
@@ -79,7 +82,8 @@ class SRGAN(Family):
                               "re-estimated from inputs the trainer draws from noise; use --train.ema false")
         channels = spec.shape[0]
         generator = build_net("srresnet_generator", in_channels=source_shape[0], out_channels=channels, scale=scale,
-                              width=model.g_width, blocks=model.g_blocks or DEFAULT_BLOCKS)
+                              width=model.g_width, blocks=model.g_blocks or DEFAULT_BLOCKS,
+                              bicubic_skip=source_shape[0] == channels)
         discriminator = build_net("sr_discriminator", in_channels=channels, width=model.d_width,
                                   halvings=sr_halvings(spec.shape[1]))
         return {"generator": generator, "discriminator": discriminator}
