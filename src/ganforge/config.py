@@ -52,7 +52,7 @@ class ModelConfig:
     g_blocks: int = 0                # residual blocks of G (srgan, cyclegan); 0 = the family's (srgan 8, the paper's
                                      # 16; cyclegan 6, the paper's at 128 px)
     g_halvings: int = 2              # cyclegan's ResNet G: stride-2 halvings before its blocks (the paper's 2; 0-4).
-                                     # 0 keeps every block at the image's size: a local G that keeps shapes in place
+                                     # 0 keeps every block at the image's size (no bottleneck; docs/cyclegan.md)
     d_width: int = 64                # conv nets: base channels of D
     d_layers: int = 0                # conv nets: D's halvings of the image; 0 = while the map is >= d_min_px
     d_min_px: int = 8                # conv nets with d_layers 0: D halves while its map is at least this (>= 2)
