@@ -327,3 +327,43 @@ def test_acgan_trains_its_class_head_on_fakes_only_when_asked(on_fakes: bool, tm
                               train__class_loss_on_fakes=on_fakes), out=tmp_path / "r")
     keys = {key for record in run.metrics() for key in record}
     assert "D/class_real" in keys and ("D/class_fake" in keys) == on_fakes
+
+
+@pytest.mark.parametrize(("kernel", "stride", "padding", "spectral"), [(4, 2, 1, False), (4, 2, 1, True),
+                                                                        (1, 1, 0, False), (3, 1, 1, False)])
+@pytest.mark.parametrize("labels", [True, False])
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_a_concat_condition_through_a_conv_equals_the_conv_over_tiled_maps(kernel: int, stride: int, padding: int,
+                                                                          spectral: bool, labels: bool,
+                                                                          layout: torch.memory_format) -> None:
+    from torch.nn.utils.parametrizations import spectral_norm
+
+    from ganforge.nets.conditioning import DiscriminatorCondition
+
+    torch.manual_seed(0)
+    condition = DiscriminatorCondition("concat", 10 if labels else 0, 0 if labels else 5, 8, 8)
+    conv = torch.nn.Conv2d(6 + condition.input_width, 8, kernel, stride, padding)
+    conv = spectral_norm(conv) if spectral else conv
+    conv.eval()  # spectral norm: no power iteration, so both paths see the same weight
+    x = torch.randn(4, 6, 9, 9).contiguous(memory_format=layout).requires_grad_()
+    y, c = (torch.tensor([0, 3, 3, 9]), None) if labels else (None, torch.randn(4, 5))
+
+    def outputs_and_grads(fast: bool) -> list[torch.Tensor]:
+        out = condition.join_conv(conv, x, y, c) if fast else conv(condition.join(x, y, c))
+        grads = torch.autograd.grad((out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum(),
+                                    [x, *condition.parameters(), *conv.parameters()])
+        return [out, *grads]
+
+    for fast, tiled in zip(outputs_and_grads(True), outputs_and_grads(False), strict=True):
+        torch.testing.assert_close(fast, tiled, rtol=1e-4, atol=1e-5)
+
+
+def test_a_generator_given_the_label_by_concat_equals_its_first_layer_over_z_joined_with_the_embedding() -> None:
+    from ganforge.nets.conditioning import run_layers
+    from ganforge.nets.dcgan import DCGANGenerator
+
+    torch.manual_seed(0)
+    generator = DCGANGenerator(16, 28, 1, width=8, num_classes=10)
+    z, y = torch.randn(6, 16), torch.tensor([0, 1, 2, 7, 7, 9])
+    joined = torch.cat([z, generator.condition(y, None)], dim=1)[:, :, None, None]
+    torch.testing.assert_close(generator(z, y), run_layers(generator.main, joined, y, None), rtol=1e-4, atol=1e-5)

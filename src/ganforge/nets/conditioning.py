@@ -14,6 +14,7 @@ Labels use an embedding table, vectors a linear map: the same nets serve labels 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganforge.errors import ConfigError
@@ -79,6 +80,16 @@ def tile(embedding: Tensor, like: Tensor) -> Tensor:
     return embedding[:, :, None, None].expand(-1, -1, *like.shape[2:])
 
 
+def mix(embedding: Tensor, response: Tensor, like: Tensor) -> Tensor:
+    """sum_e embedding[n, e] * response[e]: (N, E) and (E, C, H, W) to (N, C, H, W), laid out as `like` is
+    (channels-last maps added to channels-first ones would make the sum, and its backward, a strided copy)."""
+    if like.is_contiguous() or not like.is_contiguous(memory_format=torch.channels_last):
+        return (embedding @ response.flatten(1)).view(embedding.shape[0], *response.shape[1:])
+    channels, height, width = response.shape[1:]
+    mixed = embedding @ response.permute(0, 2, 3, 1).reshape(response.shape[0], -1)
+    return mixed.view(embedding.shape[0], height, width, channels).permute(0, 3, 1, 2)
+
+
 class DiscriminatorCondition(nn.Module):
     """The parts of D that take the condition. `features` is D's last feature size (channels or units).
 
@@ -111,6 +122,24 @@ class DiscriminatorCondition(nn.Module):
         if x.dim() == 4:
             return torch.cat([x, tile(embedding, x)], dim=1)
         return torch.cat([x.flatten(1), embedding], dim=1)
+
+    def join_conv(self, conv: nn.Conv2d, x: Tensor, y: Tensor | None, c: Tensor | None) -> Tensor:
+        """concat: `conv` applied to `join(x, ...)`, without building the tiled maps. A conv is linear, so the
+        condition's share is its weight slice's response to one constant map per embedding unit (E small
+        images, border padding included), mixed per sample by the embedding: the same function as the
+        tiled maps (to rounding) at the cost of a conv over x alone. `conv`'s weight keeps the joined layout."""
+        if self.kind != "concat":
+            return conv(x)
+        embedding = self.embed(y, c).to(x.dtype)
+        weight = conv.weight  # read once: under spectral norm each read is a normalisation
+        if conv.groups != 1 or conv.padding_mode != "zeros" or weight.shape[1] != x.shape[1] + embedding.shape[1]:
+            return conv(self.join(x, y, c))
+        own, joined = weight[:, : x.shape[1]], weight[:, x.shape[1]:]
+        out = F.conv2d(x, own, conv.bias, conv.stride, conv.padding, conv.dilation)
+        units = embedding.shape[1]
+        basis = torch.eye(units, dtype=x.dtype, device=x.device)[:, :, None, None].expand(-1, -1, *x.shape[2:])
+        response = F.conv2d(basis, joined, None, conv.stride, conv.padding, conv.dilation)  # (E, O, H', W')
+        return out + mix(embedding, response, out)
 
     def project(self, score: Tensor, pooled: Tensor, y: Tensor | None, c: Tensor | None) -> Tensor:
         """projection: score + <embed(condition), pooled features>."""

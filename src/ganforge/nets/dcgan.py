@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 
-import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganforge.nets.conditioning import (
@@ -14,6 +14,7 @@ from ganforge.nets.conditioning import (
     ConditionEmbedding,
     DiscriminatorCondition,
     embed_width,
+    mix,
     run_layers,
 )
 from ganforge.nets.layers import MinibatchStd, activation, feature_norm, maybe_spectral
@@ -87,9 +88,14 @@ class DCGANGenerator(nn.Module):
 
     def forward(self, z: Tensor, y: Tensor | None = None, c: Tensor | None = None) -> Tensor:
         z = z.view(z.shape[0], -1)
-        if self.condition is not None:
-            z = torch.cat([z, self.condition(y, c).to(z.dtype)], dim=1)
-        out = run_layers(self.main, z[:, :, None, None], y, c)
+        if self.condition is None:
+            out = run_layers(self.main, z[:, :, None, None], y, c)
+        else:  # [z, embedding] -> the first layer, as its z part plus the embedding's: a 1 px input makes
+            # the embedding's share one matrix product (and z's part keeps the unconditional net's shape and speed)
+            first, embedding = self.main[0], self.condition(y, c).to(z.dtype)
+            out = F.conv_transpose2d(z[:, :, None, None], first.weight[: z.shape[1]])
+            out = out + mix(embedding, first.weight[z.shape[1]:], out)
+            out = run_layers(self.main[1:], out, y, c)
         if self.render_size != self.resolution:
             start = (self.render_size - self.resolution) // 2
             out = out[:, :, start : start + self.resolution, start : start + self.resolution]
@@ -134,8 +140,11 @@ class DCGANDiscriminator(nn.Module):
         joins the first block's maps, as Mirza & Osindero's D gives x and y first layers of their own."""
         if self.condition is None:
             return self.main[:-1](x)
-        h = self.condition.join(self.main[: self.JOIN_AT](x), y, c)
-        return self.main[self.JOIN_AT : -1](h)
+        h = self.main[: self.JOIN_AT](x)
+        if len(self.main) - 1 > self.JOIN_AT and isinstance(self.main[self.JOIN_AT], nn.Conv2d):
+            h = self.condition.join_conv(self.main[self.JOIN_AT], h, y, c)  # concat without tiled maps
+            return self.main[self.JOIN_AT + 1 : -1](h)
+        return self.main[self.JOIN_AT : -1](self.condition.join(h, y, c))
 
     def forward(self, x: Tensor, y: Tensor | None = None, c: Tensor | None = None,
                 classes: bool = False) -> Tensor | tuple[Tensor, Tensor]:

@@ -109,9 +109,7 @@ class ResNetDiscriminator(nn.Module):
 
     def features(self, x: Tensor, y: Tensor | None = None, c: Tensor | None = None) -> Tensor:
         """The last feature map, (N, C, k, k), that the score (and any condition head) reads."""
-        if self.condition is not None:
-            x = self.condition.join(x, y, c)
-        x = self.from_pixels(x)
+        x = self.condition.join_conv(self.from_pixels, x, y, c) if self.condition is not None else self.from_pixels(x)
         for stage in self.stages:
             x = stage(x)
         x = F.leaky_relu(x, 0.2)
