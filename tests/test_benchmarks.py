@@ -207,3 +207,12 @@ def test_fashion_mnist_benchmark_budgets_its_stages_by_the_probes() -> None:
     assert all("," not in name for name in module.RECIPES)  # --recipes splits on commas
     assert module.RECIPES["recommended"]["model.family"] == "r3gan"
     assert module.RECIPES["dcgan"]["data.source"] == "fashion-mnist"
+
+
+def test_step_cost_benchmark_turns_the_ratio_into_steps_in_make_runs_time() -> None:
+    out = run_quick("step_cost.py")
+    row = next(line for line in out.splitlines() if line.startswith("| cgan"))
+    reference, recipe, ratio, steps = (cell.strip() for cell in row.strip("|").split("|")[1:])
+    shown = float(ratio.split()[0])  # rounded to 3 decimals
+    assert shown == pytest.approx(float(recipe) / float(reference), abs=2e-3)
+    assert abs(int(steps) - 5000 / shown) <= 3

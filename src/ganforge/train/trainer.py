@@ -237,6 +237,14 @@ class Trainer:
             logger.close()  # and the sink
             self.sink = None
 
+    def train_steps(self, count: int) -> None:
+        """`count` bare steps: no logs, samples, checkpoints or checks. For timing one recipe's step against
+        another's in one process (benchmarks/step_cost.py); a run trains with fit()."""
+        logger = MetricsLogger(None, self.step, self.step + count, self.config.train.batch_size, False)
+        for _ in range(count):
+            self._train_one_step(logger)
+            self.step += 1
+
     def _train_one_step(self, logger: MetricsLogger) -> None:
         # 1. One real batch per iteration (each rank its own slice).
         indices = self.sampler.next_indices(self.family.sample_parts(self.step)) \
