@@ -367,3 +367,11 @@ def test_a_generator_given_the_label_by_concat_equals_its_first_layer_over_z_joi
     z, y = torch.randn(6, 16), torch.tensor([0, 1, 2, 7, 7, 9])
     joined = torch.cat([z, generator.condition(y, None)], dim=1)[:, :, None, None]
     torch.testing.assert_close(generator(z, y), run_layers(generator.main, joined, y, None), rtol=1e-4, atol=1e-5)
+
+
+def test_cgan_averages_g_over_about_200_updates_unless_told_otherwise() -> None:
+    from ganforge.recipes import resolve
+
+    assert resolve({"model.family": "cgan", "data.source": "mnist"}).train.ema_decay == 0.995
+    assert resolve({"model.family": "cgan", "data.source": "mnist", "train.ema_decay": 0.999}).train.ema_decay == 0.999
+    assert resolve({"model.family": "acgan", "data.source": "mnist"}).train.ema_decay == 0.999
