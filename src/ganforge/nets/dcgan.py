@@ -93,7 +93,7 @@ class DCGANGenerator(nn.Module):
         else:  # [z, embedding] -> the first layer, as its z part plus the embedding's: a 1 px input makes
             # the embedding's share one matrix product (and z's part keeps the unconditional net's shape and speed)
             first, embedding = self.main[0], self.condition(y, c).to(z.dtype)
-            out = F.conv_transpose2d(z[:, :, None, None], first.weight[: z.shape[1]])
+            out = F.conv_transpose2d(z[:, :, None, None], first.weight[: z.shape[1]], first.bias)
             out = out + mix(embedding, first.weight[z.shape[1]:], out)
             out = run_layers(self.main[1:], out, y, c)
         if self.render_size != self.resolution:
