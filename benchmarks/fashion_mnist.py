@@ -152,6 +152,19 @@ class Scorer:
         return scores, protocols
 
 
+SNAPSHOT_FILES = ("config.toml", "generator.json", "generator.safetensors")
+
+
+def export_snapshot(run: Path, snapshot: Path) -> Path:
+    """A copy of the run's exported generator (all `sample` and `ganforge eval` need), so that a stop can be
+    scored in another process while training goes on."""
+    shutil.rmtree(snapshot, ignore_errors=True)
+    snapshot.mkdir(parents=True)
+    for name in SNAPSHOT_FILES:
+        shutil.copy2(run / name, snapshot / name)
+    return snapshot
+
+
 def run_recipe(name: str, seed: int, budgets: list[float], folder: Path, probes: tuple[int, int],
                scorer: Scorer | None, keep: bool) -> list[Stop]:
     """Train `name` in stages that end at each CPU budget, scoring at every stop; prints a line per stop."""
@@ -174,6 +187,11 @@ def run_recipe(name: str, seed: int, budgets: list[float], folder: Path, probes:
         per_step = spent / (target - steps)  # this machine's cost now (includes the stage's setup)
         cpu, steps = cpu + spent, target
         stop = Stop(name, seed, budget, cpu, steps)
+        if keep:
+            snapshot = export_snapshot(out, folder / f"{name}-seed{seed}-at-{budget:g}s")
+            print(f"  stop {name} / seed {seed} / budget {budget:g} s: {steps} steps, {cpu:.1f} CPU s; generator "
+                  f"kept in {snapshot} (score it: ganforge eval {snapshot} --features inception --n 10000 "
+                  "--real-split test)", flush=True)
         if scorer is not None:
             scoring = time.process_time()
             stop.scores, stop.protocols = scorer(run, seed)
@@ -215,7 +233,8 @@ def main() -> None:
     parser.add_argument("--inception-n", type=int, default=None,
                         help="samples for the Inception FIDs (default 10,000; --quick: 0, i.e. skipped)")
     parser.add_argument("--no-inception", action="store_true", help="score in classifier features only")
-    parser.add_argument("--keep-runs", default="", metavar="DIR", help="keep each run (every stop's checkpoint)")
+    parser.add_argument("--keep-runs", default="", metavar="DIR",
+                        help="keep each run (every stop's checkpoint) and each stop's generator in a folder of its own")
     parser.add_argument("--json", default="", metavar="PATH", help="write every row and its protocol as JSON")
     parser.add_argument("--quick", action="store_true",
                         help="smoke test: budgets of 1 and 2 CPU s, 200 samples, no Inception unless --inception-n")

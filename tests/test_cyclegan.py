@@ -16,11 +16,14 @@ from ganforge.apps.report import write_report
 from ganforge.cli import main
 from ganforge.config import DataConfig
 from ganforge.data import load_data
+from ganforge.data.domains import box_of
 from ganforge.errors import ConfigError
+from ganforge.evaluate_domains import domain_classifier, evaluate_domains
 from ganforge.image_pool import ImagePool
 from ganforge.metrics import classifier as classifier_module
-from ganforge.metrics.classifier import DigitClassifier
+from ganforge.metrics.classifier import DigitClassifier, to_classifier_input
 from ganforge.metrics.features import as_uint8
+from ganforge.metrics.fid import fid_from_features
 from ganforge.train.rundir import load_generator
 
 from conftest import one_line, tiny, write_image
@@ -44,6 +47,20 @@ def test_two_domains_are_loaded_apart_and_brought_to_one_form() -> None:
     small = load_data(DataConfig(source="digits", target="mnist", unpaired=True, max_samples=4, resolution=16,
                                  channels=3))
     assert small.x.shape == small.domain_b.x.shape == (4, 3, 16, 16)
+
+
+def test_target_box_centres_domain_b_in_a_black_frame_as_the_box_sized_load() -> None:
+    boxed = load_data(DataConfig(source="mnist", target="digits", unpaired=True, max_samples=12, target_box=20))
+    assert boxed.domain_b is not None and boxed.x.shape == boxed.domain_b.x.shape == (12, 1, 28, 28)
+    assert boxed.domain_b.spec.shape == (1, 28, 28)
+    at_box = load_data(DataConfig(source="digits", max_samples=12, resolution=20))  # B as a 20 px source of its own
+    assert torch.equal(box_of(boxed.domain_b.x, 20), at_box.x)
+    frame = boxed.domain_b.x.clone()
+    frame[..., 4:24, 4:24] = 0
+    assert int(frame.max()) == 0 and int(boxed.domain_b.x.max()) > 0  # black around the box, the digit inside
+    assert torch.equal(boxed.x, load_data(DataConfig(source="mnist", max_samples=12)).x)  # domain A as it was
+    odd = load_data(DataConfig(source="mnist", target="digits", unpaired=True, max_samples=2, target_box=9))
+    assert odd.domain_b is not None and torch.equal(box_of(odd.domain_b.x, 9), odd.domain_b.x[..., 9:18, 9:18])
 
 
 def test_two_steps_train_four_nets_and_export_both_directions(tmp_path: Path) -> None:
@@ -178,6 +195,35 @@ def test_eval_scores_both_directions_beside_the_untranslated_input(trained: ganf
     assert "domain B (unpaired)" in page and "a2b_label_accuracy" in page
 
 
+def test_eval_cuts_domain_b_to_its_box_where_scoring_in_b_terms(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    run = ganforge.train({**DOMAINS, "data.max_samples": None, "data.split": "train", "data.target_box": 6,
+                          **tiny(train__steps=2, train__checkpoint_every=2)}, out=tmp_path / "boxed")
+    torch.manual_seed(0)
+    stub = DigitClassifier(1, 8).eval()  # an untrained net stands in for the digits classifier
+    monkeypatch.setattr(classifier_module, "load_classifier", lambda recipe, **kwargs: (stub, {
+        "weights_sha1": "stub", "held_out_accuracy": 1.0}))
+    record = evaluate_domains(run, metrics="labels,fid")
+    test = load_data(DataConfig(source="digits", split="test"))
+    framed = load_data(DataConfig(source="digits", target="digits", unpaired=True, split="test", target_box=6))
+    assert test.y is not None and framed.domain_b is not None
+    expected = {"a2b": (box_of(as_uint8(run.translate(test.x.float() / 255, direction="a2b")), 6),
+                        box_of(test.x, 6), box_of(framed.domain_b.x, 6)),
+                "b2a": (as_uint8(run.translate(framed.domain_b.x.float() / 255, direction="b2a")),
+                        framed.domain_b.x, test.x)}
+    for direction, images in expected.items():
+        for method, shown in zip(("G", "input", "target"), images, strict=True):
+            with torch.no_grad():  # the classifier's own input path: a 6 px box is resized to its 8 px
+                predicted = stub(to_classifier_input(shown, 1, 8)).argmax(1)
+            assert record["results"][f"{method}/{direction}_label_accuracy"] == pytest.approx(
+                float((predicted == test.y).double().mean()), abs=1e-12), (method, direction)
+        features = domain_classifier("digits", "cpu", False)  # the stub's features; the cut is what is tested
+        real = features.extract(images[2]).features
+        assert record["results"][f"input/{direction}_digits_fid"] == pytest.approx(
+            fid_from_features(real, features.extract(images[1]).features), rel=1e-9, abs=1e-9), direction
+    assert "6 px box" in record["protocol"]["target_box"]
+
+
 def test_bad_input_is_refused_in_one_line(trained: ganforge.Run, tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     args = [arg for key, value in tiny().items() for arg in (f"--{key}", str(value).lower())]
@@ -188,10 +234,15 @@ def test_bad_input_is_refused_in_one_line(trained: ganforge.Run, tmp_path: Path,
         (["--family", "dcgan", "--data", "digits", "--data.target", "mnist", "--data.unpaired", "true"], "cyclegan"),
         (["--family", "cyclegan", "--data", "digits", "--data.target", "mnist", "--model.g_halvings", "5"],
          "model.g_halvings"),
+        (["--family", "cyclegan", "--data", "digits", "--data.target", "mnist", "--data.target_box", "28"],
+         "data.target_box 28", "28 px"),
+        (["--family", "cyclegan", "--data", "digits", "--data.target", "mnist", "--data.target_box", "-1"],
+         "data.target_box", "-1"),
+        (["--family", "dcgan", "--data", "digits", "--data.target_box", "20"], "data.target_box", "data.target"),
     ]
-    for options, fragment in cases:
+    for options, *fragments in cases:
         code = main(["train", *options, "--out", str(tmp_path / "refused"), *args])
-        one_line(code, capsys.readouterr().err, fragment)
+        one_line(code, capsys.readouterr().err, *fragments)
         assert not (tmp_path / "refused").exists()
     image = write_image(tmp_path / "in" / "x.png", (8, 8), "L")
     root = str(trained.dir.root)

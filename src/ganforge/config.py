@@ -39,6 +39,9 @@ class DataConfig:
                                      # the input images in data.source; with data.unpaired: a second domain; "" = none
     unpaired: bool = False           # data.target is a second, unpaired domain (any source: built-in, folder, array;
                                      # batch key "x_b") instead of images paired by name; the cyclegan family's default
+    target_box: int = 0              # unpaired domain B: fit its images into a centred box of this many px, black
+                                     # around (MNIST's framing: 20 in 28), so both domains frame their content alike;
+                                     # 0 = fill the frame (docs/cyclegan.md)
 
 
 @dataclass(frozen=True)
@@ -344,6 +347,13 @@ def _validate_pairs(data: DataConfig) -> None:
     parse_pairs(data.pairs)
     if data.pairs_seed < 0:
         raise ConfigError(f"config key 'data.pairs_seed' got {data.pairs_seed!r}; expected 0 or more")
+    if data.target_box < 0:
+        raise ConfigError(f"config key 'data.target_box' got {data.target_box!r}; expected 0 (fill the frame) or a box "
+                          "side in px smaller than the images' side, e.g. 20 for MNIST's framing in 28 px")
+    if data.target_box and not data.target:
+        raise ConfigError(f"config key 'data.target_box' ({data.target_box}) frames the images of a second, unpaired "
+                          "domain, but data.target is empty; name that domain with --data.target, or leave "
+                          "data.target_box at 0")
     if data.target and data.pairs != "none":
         raise ConfigError(f"config keys 'data.pairs' ({data.pairs!r}) and 'data.target' ({data.target!r}) both say "
                           "where the input images come from; use data.pairs to make inputs from each image, or "

@@ -14,6 +14,7 @@ Results are keyed METHOD/DIRECTION_METRIC: 'G/a2b_label_accuracy', 'input/b2a_mn
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -23,6 +24,7 @@ from torch import Tensor
 from ganforge.config import DataConfig
 from ganforge.console import note
 from ganforge.data import TensorData, load_data
+from ganforge.data.domains import box_of
 from ganforge.data.splits import effective_split
 from ganforge.errors import ConfigError, DataError
 from ganforge.evaluate import ALL_METRICS, cached_features, inception_available, parse_list, parse_run_metrics
@@ -123,6 +125,13 @@ def plan_domains(run: Run, metrics: str = "auto", features: str = "auto", n: int
     return DomainPlan(chosen, features, data_config, loaded, held_out, data_note, notes)
 
 
+def in_target_form(data: DataConfig, target: str) -> Callable[[Tensor], Tensor]:
+    """How images are cut before the target domain's classifier or features see them: domain B framed by
+    data.target_box is scored on its box, as that domain's own images are; anything else as it is."""
+    box = data.target_box
+    return (lambda images: box_of(images, box)) if target == "b" and box else (lambda images: images)
+
+
 def domain_classifier(source: str, device: str, progress: bool) -> MNISTFeatures:
     """The domain classifier of a labelled built-in set (trained once and cached)."""
     return MNISTFeatures(device=device, recipe=DOMAIN_RECIPES[source], progress=progress)
@@ -169,7 +178,9 @@ def evaluate_domains(run: Run, metrics: str = "auto", features: str = "auto", n:
     for direction in DIRECTIONS:
         source, target = direction[0], direction[2]
         translated = as_uint8(run.translate(images[source].float() / 255.0, device=device, direction=direction))
-        shown = {GENERATOR: translated, INPUT: images[source]}
+        scored = in_target_form(plan.data, target)
+        shown = {GENERATOR: scored(translated), INPUT: scored(images[source])}
+        targets = scored(images[target])
         space = _space(plan, names[target])
         extractor = _extractor(space, device, progress)
         about: dict[str, Any] = {"from": names[source], "to": names[target], "inputs": len(rows[source]),
@@ -178,7 +189,7 @@ def evaluate_domains(run: Run, metrics: str = "auto", features: str = "auto", n:
             classifier = extractor if isinstance(extractor, MNISTFeatures) and space == names[target] \
                 else domain_classifier(names[target], device, progress)
             labels = {GENERATOR: domains[source].y, INPUT: domains[source].y, TARGET: domains[target].y}
-            for method, produced in {**shown, TARGET: images[target]}.items():
+            for method, produced in {**shown, TARGET: targets}.items():
                 wanted = labels[method]
                 assert wanted is not None  # plan_domains checked both domains are labelled
                 letter = target if method == TARGET else source
@@ -188,7 +199,7 @@ def evaluate_domains(run: Run, metrics: str = "auto", features: str = "auto", n:
             about["classifier"] = {key: value for key, value in classifier.protocol().items()
                                    if key not in ("extractor", "features")}
         if {"fid", "kid"} & set(plan.metrics):
-            real = cached_features(extractor, images[target], f"{len(images[target])} images of '{names[target]}'",
+            real = cached_features(extractor, targets, f"{len(targets)} images of '{names[target]}'",
                                    progress)
             for method, produced in shown.items():
                 fake = extractor.extract(produced, progress=progress)
@@ -216,6 +227,9 @@ def evaluate_domains(run: Run, metrics: str = "auto", features: str = "auto", n:
         protocol["fid"] = "translations (and untranslated inputs) against the target domain's images"
     if "kid" in plan.metrics:
         protocol["kid"] = "unbiased MMD^2, cubic polynomial kernel, 100 subsets of min(1000, n)"
+    if plan.data.target_box:
+        protocol["target_box"] = (f"domain B's images sit in a centred {plan.data.target_box} px box "
+                                  "(data.target_box); images scored in B's terms (a2b) are cut to that box first")
     if plan.notes:
         protocol["notes"] = plan.notes
     return {"run": str(run.dir.root), "step": run.step, "seed": seed,
