@@ -35,7 +35,8 @@ from PIL import Image
 
 import ganforge
 from ganforge.config import from_overrides
-from ganforge.data import load_data
+from ganforge.data import load_data, photo_names, read_photo
+from ganforge.data.pairs import downscale
 from ganforge.grid import image_grid, save_png
 from ganforge.metrics import psnr, ssim
 from ganforge.metrics.features import get_extractor
@@ -56,6 +57,23 @@ def bicubic_upscale(low: torch.Tensor, scale: int) -> torch.Tensor:
         big = big[..., None] if big.ndim == 2 else big
         out.append(torch.from_numpy(big).permute(2, 0, 1).float() / 255)
     return torch.stack(out)
+
+
+def whole_photo_scores(runs: dict[str, ganforge.Run]) -> dict[str, dict[str, tuple[float, float]]]:
+    """PSNR / SSIM (Y, 4 px border) of bicubic and each run on every held-out photograph, whole: {model: {photo:
+    (dB, SSIM)}}. Each photo is cut at its bottom and right to a multiple of 4 px, then downscaled by data.pairs'
+    own downscale4 (Pillow's antialiased bicubic)."""
+    out: dict[str, dict[str, tuple[float, float]]] = {"bicubic": {}, **{model: {} for model in runs}}
+    for name in photo_names("test"):
+        image = read_photo(name)
+        height, width = (side - side % 4 for side in image.shape[1:])
+        target = torch.from_numpy(image[None, :, :height, :width].copy())
+        low = torch.from_numpy(downscale(target.numpy(), 4, "downscale4", "photos")).float() / 255
+        truth = target.float() / 255
+        out["bicubic"][name] = scores(bicubic_upscale(low, 4), truth)
+        for model, run in runs.items():
+            out[model][name] = scores(run.upscale(low), truth)
+    return out
 
 
 def scores(output: torch.Tensor, target: torch.Tensor) -> tuple[float, float]:
@@ -153,6 +171,20 @@ def run(args: argparse.Namespace, root: Path, extra: dict[str, Any]) -> None:
         print(f"| {name} | {steps[name]} | {db:.2f} | {similarity:.4f} | {db - base:+.2f} dB | {fid:.1f} | {kid:.1f} "
               f"| {cpu} | "
               f"{paper_db:.2f} / {paper_ssim:.4f} ({paper_db - PUBLISHED['bicubic'][0]:+.2f} dB) |")
+
+    whole = whole_photo_scores({name: ganforge.load(root / name.lower()) for name in ("SRResNet", "SRGAN")})
+    names = list(next(iter(whole.values())))
+    print(f"Whole held-out photographs ({', '.join(names)}; each cut to a multiple of 4 px, downscaled x4 as "
+          "data.pairs downscale4 does, upscaled whole; PSNR / SSIM on Y, 4 px border, then the mean of the photos):")
+    columns = " | ".join(f"{name} PSNR / SSIM" for name in names)
+    print(f"| model | {columns} | mean PSNR | mean SSIM | vs bicubic |")
+    print("|---|" + "---|" * (len(names) + 3))
+    base_whole = float(np.mean([db for db, _ in whole["bicubic"].values()]))
+    for model, by_photo in whole.items():
+        mean_db = float(np.mean([db for db, _ in by_photo.values()]))
+        mean_ssim = float(np.mean([value for _, value in by_photo.values()]))
+        cells = " | ".join(f"{db:.2f} / {value:.4f}" for db, value in by_photo.values())
+        print(f"| {model} | {cells} | {mean_db:.2f} | {mean_ssim:.4f} | {mean_db - base_whole:+.2f} dB |")
 
     picks = torch.linspace(0, len(held_out) - 1, 6).round().long()  # bicubic | SRResNet | SRGAN | original
     quads = torch.stack([outputs["bicubic"][picks], outputs["SRResNet"][picks], outputs["SRGAN"][picks],

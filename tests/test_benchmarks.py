@@ -152,7 +152,15 @@ def test_digit_balance_counts_shares_and_kl_by_hand() -> None:
 
 def test_superres_benchmark_scores_bicubic_srresnet_and_srgan_beside_the_paper() -> None:
     out = run_quick("superres.py")
-    rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ")}
+    crops, whole = out.split("Whole held-out photographs")
+    rows = {line.split("|")[1].strip(): line for line in crops.splitlines() if line.startswith("| ")}
+    photos = {line.split("|")[1].strip(): line.split("|") for line in whole.splitlines() if line.startswith("| ")}
+    assert "china PSNR / SSIM" in photos["model"][2] and "hubble_deep_field" in photos["model"][3]
+    for name in ("bicubic", "SRResNet", "SRGAN"):  # the mean of the two photos' PSNR, and the gap to bicubic's
+        per_photo = [float(photos[name][column].split("/")[0]) for column in (2, 3)]
+        assert float(photos[name][4]) == pytest.approx(sum(per_photo) / 2, abs=0.011)
+        assert float(photos[name][6].split()[0]) == pytest.approx(
+            float(photos[name][4]) - float(photos["bicubic"][4]), abs=0.021)
     assert {"bicubic", "SRResNet", "SRGAN"} <= set(rows) and "32.05 / 0.9019" in rows["SRResNet"]
     assert all(math.isfinite(float(rows[name].split("|")[3])) for name in ("bicubic", "SRResNet", "SRGAN"))
     assert "comparison image" in out

@@ -15,7 +15,7 @@ import torch
 from PIL import Image, ImageFilter
 
 from ganforge.config import DataConfig, from_overrides
-from ganforge.data import BUILTIN, load_data
+from ganforge.data import BUILTIN, load_data, photo_names, read_photo
 from ganforge.data.builtin import PHOTOS
 from ganforge.data.pairs import PAIR_FORMS, derive_inputs, parse_pairs
 from ganforge.data.spec import SPEC_SCHEMA, DataSpec
@@ -290,6 +290,17 @@ def _find_crop(photo: np.ndarray, crop: np.ndarray) -> bool:
     return any(np.array_equal(photo[:, r : r + side, c : c + side], crop) for r, c in zip(rows, cols, strict=True))
 
 
+def _photo_file(name: str) -> Image.Image:
+    """A photograph read by its package's own loader: an independent path to the pixels."""
+    if name == "china":
+        from sklearn.datasets import load_sample_image
+
+        return Image.fromarray(load_sample_image("china.jpg"))
+    import skimage.data
+
+    return Image.fromarray(getattr(skimage.data, name)())
+
+
 @needs_skimage
 def test_photos_are_fixed_crops_with_photos_held_out(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     _offline(monkeypatch, tmp_path)
@@ -303,6 +314,11 @@ def test_photos_are_fixed_crops_with_photos_held_out(monkeypatch: pytest.MonkeyP
     train, test = (load_data(DataConfig(source="photos", split=s)) for s in ("train", "test"))
     assert (len(train), len(test)) == (5 * 64, 2 * 64)
     assert not {bytes(x.numpy()) for x in test.x} & {bytes(x.numpy()) for x in train.x}
+    assert photo_names("test") == ["china", "hubble_deep_field"] and len(photo_names("train")) == 5  # whole photos
+    assert sorted(photo_names("train") + photo_names("test")) == photo_names("all") == sorted(PHOTOS)
+    for k, name in enumerate(photo_names("test")):  # the test split's crops come from its whole photographs
+        assert np.array_equal(read_photo(name), np.asarray(_photo_file(name)).transpose(2, 0, 1))
+        assert _find_crop(read_photo(name), test.x[k].numpy())
     small = load_data(DataConfig(source="photos", resolution=32, pairs="downscale4", max_samples=14))
     assert small.x.shape == (14, 3, 32, 32) and small.source.shape == (14, 3, 8, 8)
     assert not (tmp_path / "skimage-cache").exists()

@@ -22,6 +22,7 @@ from ganforge.data.builtin import (
     lfw_faces,
     mnist_digits,
     natural_photos,
+    read_photo,
     sklearn_digits,
     stacked_mnist,
 )
@@ -30,11 +31,19 @@ from ganforge.data.idx import find_idx_folder
 from ganforge.data.images import load_image_folder, load_paired_folders, resize_square
 from ganforge.data.pairs import derive_inputs
 from ganforge.data.spec import DataSpec, EpochSampler, ShardedSampler, TensorData
-from ganforge.data.splits import HELD_OUT_EVERY, OFFICIAL_SPLIT, effective_split, labelled_subset, split_indices
+from ganforge.data.splits import (
+    HELD_OUT_EVERY,
+    OFFICIAL_SPLIT,
+    effective_split,
+    labelled_subset,
+    split_by_item,
+    split_indices,
+)
 from ganforge.data.toy import TOY_MIXTURES, sample_mixture
 from ganforge.errors import DataError
 
-__all__ = ["BUILTIN", "DataSpec", "EpochSampler", "ShardedSampler", "TensorData", "load_data", "source_kind"]
+__all__ = ["BUILTIN", "DataSpec", "EpochSampler", "ShardedSampler", "TensorData", "load_data", "photo_names",
+           "read_photo", "source_kind"]
 
 DEFAULT_FOLDER_RESOLUTION = 64
 DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -55,6 +64,16 @@ class BuiltinSource:
 def _faces(config: DataConfig) -> Loaded:
     faces = lfw_faces()
     return faces, None, np.arange(len(faces))
+
+
+def photo_names(split: str) -> list[str]:
+    """The photographs of `photos` in data.split `split` (train, test or all), in sorted order: the photos whose
+    crops that split holds, for evaluation on whole photographs."""
+    names = sorted(PHOTOS)
+    if split == "all":
+        return names
+    train, test = split_by_item(torch.arange(len(names)), HELD_OUT_EVERY["photos"])
+    return [names[int(i)] for i in {"train": train, "test": test}[split]]
 
 
 def _photos(config: DataConfig) -> Loaded:

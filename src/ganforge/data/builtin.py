@@ -103,6 +103,16 @@ PHOTO_CROP_SEED = 96
 PHOTO_RESOLUTION = 96  # SRGAN's high-resolution crop size
 
 
+def read_photo(name: str) -> np.ndarray:
+    """One photograph of `photos`, whole: uint8 (3, H, W)."""
+    if name not in PHOTOS:
+        raise DataError(f"data set 'photos' has no photograph '{name}'; it has: {', '.join(sorted(PHOTOS))}")
+    package, relative = PHOTOS[name]
+    path = _package_file(package, relative, "photos", SKIMAGE if package == "skimage" else "scikit-learn")
+    with Image.open(path) as opened:
+        return np.asarray(opened.convert("RGB")).transpose(2, 0, 1).copy()
+
+
 def natural_photos(resolution: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Fixed random crops of the photographs, at their own pixel scale: uint8 (7 * 64, 3, R, R) and the photo each
     crop comes from (its index in sorted names). Crop k of every photo comes before crop k + 1 of any, so
@@ -110,10 +120,7 @@ def natural_photos(resolution: int | None = None) -> tuple[np.ndarray, np.ndarra
     side = resolution or PHOTO_RESOLUTION
     crops = []
     for name in sorted(PHOTOS):
-        package, relative = PHOTOS[name]
-        path = _package_file(package, relative, "photos", SKIMAGE if package == "skimage" else "scikit-learn")
-        with Image.open(path) as opened:
-            image = np.asarray(opened.convert("RGB")).transpose(2, 0, 1)
+        image = read_photo(name)
         height, width = image.shape[1:]
         if min(height, width) < side:
             raise DataError(f"data set 'photos': '{name}' is {height}x{width} px, smaller than the crops of "
