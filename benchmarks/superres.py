@@ -108,6 +108,8 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=8, help="G's residual blocks (the paper: 16)")
     parser.add_argument("--g-width", type=int, default=64, help="G's channels")
     parser.add_argument("--d-width", type=int, default=64, help="D's first channels")
+    parser.add_argument("--g-norm", default="auto", choices=("auto", "none", "batch"),
+                        help="model.g_norm: none (EDSR, the family's default) or batch (the paper's G)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", default="auto", help="train.threads: auto or N")
@@ -134,7 +136,8 @@ def run(args: argparse.Namespace, root: Path, extra: dict[str, Any]) -> None:
     every = max(1, (args.steps + args.gan_steps) // 10)
     config = {"model.family": "srgan", "data.source": "photos", "data.split": "train", "data.pairs": "downscale4",
               "data.resolution": args.resolution, "model.g_blocks": args.blocks, "model.g_width": args.g_width,
-              "model.d_width": args.d_width, "train.batch_size": args.batch_size, "train.seed": args.seed,
+              "model.d_width": args.d_width, "model.g_norm": args.g_norm, "train.batch_size": args.batch_size,
+              "train.seed": args.seed,
               "train.steps": args.steps, "train.pretrain_steps": args.steps, "train.threads": args.threads,
               "train.progress": False, "train.log_every": every, "train.sample_every": every,
               "train.checkpoint_every": every, **extra}
@@ -156,7 +159,8 @@ def run(args: argparse.Namespace, root: Path, extra: dict[str, Any]) -> None:
     real_look = {name: nan for name in outputs} if args.no_fid else realism(outputs, high)
 
     print(f"SR x4 on {len(held_out)} held-out {args.resolution} px crops of photos (china, hubble_deep_field); "
-          f"PSNR / SSIM on Y, {BORDER} px border; G {args.blocks} blocks x {args.g_width}, D width {args.d_width}, "
+          f"PSNR / SSIM on Y, {BORDER} px border; G {args.blocks} blocks x {args.g_width} (g_norm {args.g_norm}), "
+          f"D width {args.d_width}, "
           f"batch {args.batch_size}, seed {args.seed}")
     print(f"FID and KID x 1000: standard Inception features of the {len(held_out)} outputs against the "
           f"{len(held_out)} original crops (few samples: FID carries a large bias; compare rows, not papers)")

@@ -17,7 +17,7 @@ import ganforge
 from ganforge.cli import main
 from ganforge.config import from_overrides
 from ganforge.data import load_data
-from ganforge.errors import CheckpointError
+from ganforge.errors import CheckpointError, ConfigError
 from ganforge.families import FAMILIES, Phase
 from ganforge.nets import build_net
 from ganforge.recipes import resolve
@@ -111,6 +111,30 @@ def test_the_bicubic_skip_starts_g_at_the_bicubic_upscale_and_keeps_tiles_exact(
         build_net("srresnet_generator", in_channels=1, out_channels=3, scale=2, bicubic_skip=True)
     srgan(tmp_path, train__steps=1)  # the family's G has it, and its export says so (older exports load without)
     assert json.loads((tmp_path / "run" / "generator.json").read_text())["net"]["args"]["bicubic_skip"] is True
+
+
+def test_g_norm_none_drops_batchnorm_and_is_the_family_default_while_old_runs_resume_with_it(tmp_path: Path) -> None:
+    plain = build_net("srresnet_generator", in_channels=3, out_channels=3, scale=2, width=4, blocks=2,
+                      batch_norm=False)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in plain.modules())
+    convs = [m for m in plain.body.modules() if isinstance(m, torch.nn.Conv2d)] + [plain.body_end[0]]
+    assert len(convs) == 5 and all(c.bias is not None for c in convs)  # EDSR's convs keep their biases
+    with_bn = build_net("srresnet_generator", in_channels=3, out_channels=3, scale=2, width=4, blocks=2)
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in with_bn.modules()) == 5  # two a block, one after them
+    run = srgan(tmp_path, train__steps=2, train__checkpoint_every=1)
+    assert run.config.model.g_norm == "none"
+    exported = json.loads((tmp_path / "run" / "generator.json").read_text())["net"]["args"]
+    assert exported["batch_norm"] is False and not any("running_mean" in k for k in weights(tmp_path / "run", 2,
+                                                                                           "generator"))
+    srgan(tmp_path, "batch", train__steps=2, train__checkpoint_every=1, model__g_norm="batch")
+    assert any("running_mean" in k for k in weights(tmp_path / "batch", 2, "generator"))
+    config = (tmp_path / "batch" / "config.toml").read_text()  # as a run written before model.g_norm existed
+    (tmp_path / "batch" / "config.toml").write_text(config.replace('g_norm = "batch"\n', ""))
+    assert "g_norm" not in (tmp_path / "batch" / "config.toml").read_text()
+    resumed = ganforge.resume(tmp_path / "batch", train__steps=3)  # "auto" in an old config: the BatchNorm G
+    assert resumed.step == 3 and any("running_mean" in k for k in weights(tmp_path / "batch", 3, "generator"))
+    with pytest.raises(ConfigError, match="model.g_norm 'none' does not apply to family 'dcgan'"):
+        resolve({"data.source": "digits", "model.family": "dcgan", "model.g_norm": "none"})
 
 
 def test_pretraining_trains_g_alone_then_d_joins(tmp_path: Path) -> None:

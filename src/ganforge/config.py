@@ -62,6 +62,8 @@ class ModelConfig:
     mlp_hidden: int = 256            # MLP nets: units per hidden layer
     mlp_layers: int = 3              # MLP nets: hidden layers
     d_norm: str = "auto"             # batch | none | spectral | layer; auto = the family's
+    g_norm: str = "auto"             # srgan's SRResNet G: batch (Ledig et al.) | none (EDSR: no BatchNorm); auto = the
+                                     # family's (srgan: none, docs/superres.md); other families take only auto
     d_dropout: float = 0.0           # dropout after each of D's hidden activations (training only); 0 = none
     g_loss: str = "auto"             # vanilla/dcgan: non-saturating | minimax; auto = the family's
     pack: int = 1                    # PacGAN (Lin et al. 2018): D judges `pack` samples at once
@@ -147,6 +149,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "model.latent_dist": ("normal", "uniform"),
     "model.arch": ("auto", "mlp", "dcgan", "resnet", "unet", "srresnet"),
     "model.d_norm": ("auto", "batch", "none", "spectral", "layer"),
+    "model.g_norm": ("auto", "batch", "none"),
     "model.g_loss": ("auto", "non-saturating", "minimax", "feature-matching"),
     "model.condition": ("auto", "none", "concat", "projection", "auxiliary"),
     "model.g_condition": ("concat", "batchnorm"),

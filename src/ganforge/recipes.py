@@ -54,6 +54,13 @@ def resolve(user: Overrides) -> Config:
                           f"are: {', '.join(family.d_norms)}; leave model.arch at auto or pick one of them")
     if merged.get("model.d_norm", "auto") == "auto":
         merged["model.d_norm"] = family.d_norms[merged["model.arch"]]
+    g_norm = merged.get("model.g_norm", "auto")
+    if g_norm != "auto" and g_norm not in family.g_norms:
+        offered = f"takes {' or '.join(family.g_norms)}" if family.g_norms else "has no choice of G norm"
+        raise ConfigError(f"model.g_norm '{g_norm}' does not apply to family '{family_name}', whose G {offered}; "
+                          "leave model.g_norm at auto")
+    if family.g_norms and g_norm == "auto":
+        merged["model.g_norm"] = family.g_norms[0]
     if merged.get("model.g_loss", "auto") == "auto":
         merged["model.g_loss"] = family.g_loss_default
     if merged.get("model.condition", "auto") == "auto":

@@ -65,6 +65,7 @@ class Family:
     kind_defaults: ClassVar[dict[str, dict[str, Any]]] = {}  # the same, per kind of data ("image", "vector")
     archs: ClassVar[dict[str, str]] = {"image": "dcgan", "vector": "mlp"}  # arch per data kind for "auto"
     d_norms: ClassVar[dict[str, str]] = {"dcgan": "batch", "mlp": "none", "resnet": "none"}  # per arch, for "auto"
+    g_norms: ClassVar[tuple[str, ...]] = ()  # model.g_norm values G takes, the first for "auto"; () = only auto
     g_loss_default: ClassVar[str] = "non-saturating"
     generator_key: ClassVar[str] = "generator"  # the net that samples (and gets an EMA copy)
     condition_default: ClassVar[str] = "none"  # model.condition when 'auto'

@@ -45,6 +45,7 @@ class SRGAN(Family):
                    "train.pretrain_steps, then + adversarial loss against a strided conv D; --data.pairs downscaleK")
     archs = {"image": "srresnet"}
     d_norms = {"srresnet": "batch"}
+    g_norms = ("none", "batch")  # none: EDSR's G, the default (docs/superres.md); batch: the paper's
     image_conditioned = True
     defaults = {"data.pairs": "downscale4", "train.optimizer": "adam", "train.lr_g": 1e-4, "train.lr_d": 1e-4,
                 "train.betas": (0.9, 0.999), "train.batch_size": 16, "train.ema": False,
@@ -78,12 +79,15 @@ class SRGAN(Family):
             raise ConfigError(f"family 'srgan' updates D and G once each a step; train.n_critic {train.n_critic} "
                               "does not apply (use 1)")
         if train.ema:
-            raise ConfigError("family 'srgan' keeps no EMA of G: its BatchNorm statistics would have to be "
-                              "re-estimated from inputs the trainer draws from noise; use --train.ema false")
+            raise ConfigError("family 'srgan' keeps no EMA of G (the paper has none, and with --model.g_norm batch "
+                              "its statistics would have to be re-estimated from inputs the trainer draws from "
+                              "noise); use --train.ema false")
         channels = spec.shape[0]
         generator = build_net("srresnet_generator", in_channels=source_shape[0], out_channels=channels, scale=scale,
                               width=model.g_width, blocks=model.g_blocks or DEFAULT_BLOCKS,
-                              bicubic_skip=source_shape[0] == channels)
+                              # "auto" here is a config written before model.g_norm existed (new runs resolve
+                              # it to "none"): those runs' G had BatchNorm, and resume must rebuild it so
+                              bicubic_skip=source_shape[0] == channels, batch_norm=model.g_norm != "none")
         discriminator = build_net("sr_discriminator", in_channels=channels, width=model.d_width,
                                   halvings=sr_halvings(spec.shape[1]))
         return {"generator": generator, "discriminator": discriminator}

@@ -10,7 +10,9 @@ and learns only the detail bicubic misses, which a CPU budget of a few thousand 
 2,000 steps left SRResNet 4 dB below bicubic on the held-out photos; BENCHMARKS.md). Every conv is
 zero-padded "same", so G is fully convolutional: any input size, output K times it. Its BatchNorm uses running
 statistics in eval mode, a fixed per-channel affine map, so one image translates as it would in a batch and a tile
-of an image as it would in the whole (see `receptive_radius`).
+of an image as it would in the whole (see `receptive_radius`). With `batch_norm=False` the blocks and the conv after
+them drop BatchNorm and keep the convs' biases, as EDSR (Lim et al. 2017) does: trained on a few photographs, the
+BatchNorm G left a periodic residual on flat regions (the srgan family's default since 2026-12-02: model.g_norm).
 
 D (Figure 4, bottom): a 3x3 conv to 64 channels + LeakyReLU(0.2); then conv-BN-LeakyReLU blocks alternating stride 2
 and stride 1 while doubling the channels up to 512 (64 s2, 128 s1, 128 s2, 256 s1, 256 s2, 512 s1, 512 s2: four
@@ -35,14 +37,19 @@ def sr_halvings(resolution: int) -> int:
     return max(1, min(4, int(math.log2(max(resolution, 2))) - 2))
 
 
-class ResidualBlock(nn.Module):
-    """x + BN(conv(PReLU(BN(conv(x))))): the paper's residual block of two 3x3 convs."""
+def conv_norm(channels: int, batch_norm: bool) -> list[nn.Module]:
+    """A 3x3 conv followed by BatchNorm (the paper), or a 3x3 conv with a bias alone (EDSR)."""
+    if batch_norm:
+        return [nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels)]
+    return [nn.Conv2d(channels, channels, 3, padding=1)]
 
-    def __init__(self, channels: int) -> None:
+
+class ResidualBlock(nn.Module):
+    """x + BN(conv(PReLU(BN(conv(x))))): the paper's residual block of two 3x3 convs (without the BNs: EDSR's)."""
+
+    def __init__(self, channels: int, batch_norm: bool = True) -> None:
         super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels),
-                                  nn.PReLU(), nn.Conv2d(channels, channels, 3, padding=1, bias=False),
-                                  nn.BatchNorm2d(channels))
+        self.body = nn.Sequential(*conv_norm(channels, batch_norm), nn.PReLU(), *conv_norm(channels, batch_norm))
 
     def forward(self, x: Tensor) -> Tensor:
         return x + self.body(x)
@@ -52,7 +59,7 @@ class SRResNetGenerator(nn.Module):
     """G(source) -> image `scale` times the source's size, in [-1, 1]."""
 
     def __init__(self, in_channels: int, out_channels: int, scale: int, width: int = 64, blocks: int = 16,
-                 bicubic_skip: bool = False) -> None:
+                 bicubic_skip: bool = False, batch_norm: bool = True) -> None:
         super().__init__()
         if bicubic_skip and in_channels != out_channels:
             raise ValueError(f"bicubic_skip adds the input's upscale to the output, so both need the same channels; "
@@ -63,8 +70,8 @@ class SRResNetGenerator(nn.Module):
             raise ValueError(f"blocks and width must be at least 1, got {blocks} and {width}")
         self.scale, self.blocks = scale, blocks
         self.head = nn.Sequential(nn.Conv2d(in_channels, width, 9, padding=4), nn.PReLU())
-        self.body = nn.Sequential(*(ResidualBlock(width) for _ in range(blocks)))
-        self.body_end = nn.Sequential(nn.Conv2d(width, width, 3, padding=1, bias=False), nn.BatchNorm2d(width))
+        self.body = nn.Sequential(*(ResidualBlock(width, batch_norm) for _ in range(blocks)))
+        self.body_end = nn.Sequential(*conv_norm(width, batch_norm))
         steps: list[nn.Module] = []
         for _ in range(int(math.log2(scale))):
             steps += [nn.Conv2d(width, 4 * width, 3, padding=1), nn.PixelShuffle(2), nn.PReLU()]
