@@ -35,8 +35,8 @@ from PIL import Image
 
 import ganforge
 from ganforge.config import from_overrides
-from ganforge.data import load_data, photo_names, read_photo
-from ganforge.data.pairs import downscale
+from ganforge.data import load_data
+from ganforge.evaluate_pairs import whole_photo_pairs
 from ganforge.grid import image_grid, save_png
 from ganforge.metrics import psnr, ssim
 from ganforge.metrics.features import get_extractor
@@ -62,14 +62,10 @@ def bicubic_upscale(low: torch.Tensor, scale: int) -> torch.Tensor:
 def whole_photo_scores(runs: dict[str, ganforge.Run]) -> dict[str, dict[str, tuple[float, float]]]:
     """PSNR / SSIM (Y, 4 px border) of bicubic and each run on every held-out photograph, whole: {model: {photo:
     (dB, SSIM)}}. Each photo is cut at its bottom and right to a multiple of 4 px, then downscaled by data.pairs'
-    own downscale4 (Pillow's antialiased bicubic)."""
+    own downscale4 (Pillow's antialiased bicubic); `ganforge eval` scores the same photos ('psnr_whole')."""
     out: dict[str, dict[str, tuple[float, float]]] = {"bicubic": {}, **{model: {} for model in runs}}
-    for name in photo_names("test"):
-        image = read_photo(name)
-        height, width = (side - side % 4 for side in image.shape[1:])
-        target = torch.from_numpy(image[None, :, :height, :width].copy())
-        low = torch.from_numpy(downscale(target.numpy(), 4, "downscale4", "photos")).float() / 255
-        truth = target.float() / 255
+    for name, source, target in whole_photo_pairs("test", "downscale4"):
+        low, truth = source.float() / 255, target.float() / 255
         out["bicubic"][name] = scores(bicubic_upscale(low, 4), truth)
         for model, run in runs.items():
             out[model][name] = scores(run.upscale(low), truth)

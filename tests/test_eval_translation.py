@@ -4,6 +4,7 @@ the report page."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -150,9 +151,6 @@ def test_an_rgb_run_without_a_split_is_scored_on_y_and_says_not_held_out(image_a
     assert data.source is not None
     outputs = as_uint8(run.translate(data.source.float() / 255))
 
-    def y_of(images: torch.Tensor) -> list[np.ndarray]:  # scikit-image's BT.601 Y, in [16, 235]
-        return [rgb2ycbcr(image.permute(1, 2, 0).numpy())[..., 0] for image in images]
-
     for method, images in (("G", outputs), ("input", data.source)):
         pairs = list(zip(y_of(images), y_of(data.x), strict=True))
         assert results[f"{method}/psnr"] == pytest.approx(
@@ -177,6 +175,41 @@ def test_super_resolution_pairs_are_scored_beside_bicubic_with_a_border(tmp_path
     assert record["results"]["bicubic/psnr"] == pytest.approx(skimage_psnr(upscaled[crop], targets[crop]), abs=1e-9)
     outputs = as_uint8(run.translate(inputs.float() / 255))
     assert record["results"]["G/psnr"] == pytest.approx(skimage_psnr(outputs[crop], targets[crop]), abs=1e-9)
+
+
+def y_of(images: torch.Tensor) -> list[np.ndarray]:  # scikit-image's BT.601 Y, in [16, 235]
+    return [rgb2ycbcr(image.permute(1, 2, 0).numpy())[..., 0] for image in images]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("skimage") is None, reason="scikit-image is not installed")
+def test_super_resolution_on_photos_is_also_scored_on_the_whole_held_out_photographs(tmp_path: Path) -> None:
+    run = ganforge.train({"data.source": "photos", "data.split": "train", "data.resolution": 16,
+                          "data.max_samples": 10, "model.family": "srgan", "model.g_width": 4, "model.g_blocks": 1,
+                          "model.d_width": 4, **tiny(train__steps=1)}, out=tmp_path / "run")
+    assert main(["eval", str(run.dir.root), "--threads", "1", "--metrics", "psnr"]) == 0
+    record = record_of(run)
+    results = record["results"]
+    assert "china, hubble_deep_field" in record["protocol"]["whole_photographs"]
+    import skimage.data
+    from sklearn.datasets import load_sample_image
+
+    for name, photo in (("china", load_sample_image("china.jpg")), ("hubble_deep_field",
+                                                                  skimage.data.hubble_deep_field())):
+        height, width = (side - side % 4 for side in photo.shape[:2])
+        truth = photo[:height, :width]  # the photo cut to a multiple of 4, downscaled and upscaled by Pillow here
+        low = Image.fromarray(truth).resize((width // 4, height // 4), Image.Resampling.BICUBIC)
+        bicubic = np.asarray(low.resize((width, height), Image.Resampling.BICUBIC))
+        crop = (slice(4, -4), slice(4, -4))
+        expected = peak_signal_noise_ratio(rgb2ycbcr(truth)[..., 0][crop], rgb2ycbcr(bicubic)[..., 0][crop],
+                                           data_range=255)
+        assert results[f"bicubic/psnr_whole/{name}"] == pytest.approx(expected, abs=1e-9)
+        source = torch.from_numpy(np.asarray(low).copy()).permute(2, 0, 1)[None]
+        output = as_uint8(run.upscale(source.float() / 255, tile=0))[0].permute(1, 2, 0).numpy()
+        assert results[f"G/psnr_whole/{name}"] == pytest.approx(peak_signal_noise_ratio(
+            rgb2ycbcr(truth)[..., 0][crop], rgb2ycbcr(output)[..., 0][crop], data_range=255), abs=1e-6)
+    for method in ("G", "bicubic"):
+        assert results[f"{method}/psnr_whole"] == pytest.approx(np.mean(
+            [results[f"{method}/psnr_whole/{name}"] for name in ("china", "hubble_deep_field")]), abs=1e-12)
 
 
 def test_the_report_shows_the_pairs_record(denoiser: ganforge.Run) -> None:

@@ -21,8 +21,8 @@ from torch import Tensor
 
 from ganforge.config import DataConfig
 from ganforge.console import note
-from ganforge.data import load_data
-from ganforge.data.pairs import parse_pairs
+from ganforge.data import load_data, photo_names, read_photo
+from ganforge.data.pairs import derive_inputs, parse_pairs
 from ganforge.data.splits import HELD_OUT_EVERY, HELD_OUT_PER_CLASS, effective_split, has_official_split
 from ganforge.errors import ConfigError
 from ganforge.evaluate import ALL_METRICS, cached_features, inception_available, parse_list, parse_run_metrics
@@ -131,6 +131,49 @@ def to_target_form(inputs: Tensor, shape: tuple[int, ...]) -> Tensor:
     return torch.from_numpy(np.stack(resized)).reshape(len(images), shape[0], height, width)
 
 
+WHOLE_PHOTO_TILE = 128  # input px per tile for whole photographs: G's memory stays that of a crop batch
+
+
+def whole_photo_pairs(split: str, pairs: str) -> list[tuple[str, Tensor, Tensor]]:
+    """(name, input, target) of each `photos` photograph in `split`, whole: uint8 (1, C, H, W), each cut at its
+    bottom and right to a multiple of the pairs' factor, the input derived as data.pairs derives it from a crop.
+    Only the deterministic derivations (not noiseS / maskP, whose draws belong to crops)."""
+    spec = parse_pairs(pairs)
+    if spec.random:
+        raise ConfigError(f"data.pairs '{pairs}' draws its inputs for each crop; whole photographs are scored only "
+                          "for deterministic pairs (downscaleK, edges, grey, blurS)")
+    factor = int(spec.amount) if spec.kind == "downscale" else 1
+    out = []
+    for number, name in enumerate(photo_names(split)):
+        photo = read_photo(name)
+        height, width = (side - side % factor for side in photo.shape[1:])
+        target = np.ascontiguousarray(photo[None, :, :height, :width])
+        source = derive_inputs(target, pairs, 0, np.array([number]), "photos")
+        out.append((name, torch.from_numpy(source), torch.from_numpy(target)))
+    return out
+
+
+def whole_photo_scores(run: Run, split: str, pairs: str, baseline: str, chosen: list[str], device: str,
+                       score: dict[str, Any]) -> dict[str, float]:
+    """PSNR/SSIM of G (tiled; the tiles of an SRResNet equal the whole image) and the baseline on each whole
+    photograph of `split`, as the mean over the photos and per photo: '<method>/psnr_whole',
+    '<method>/psnr_whole/<photo>', ..."""
+    per: dict[str, list[float]] = {}
+    results: dict[str, float] = {}
+    for name, source, target in whole_photo_pairs(split, pairs):
+        truth = target.double() / 255.0
+        made = {GENERATOR: as_uint8(run.translate(source.float() / 255.0, device=device, tile=WHOLE_PHOTO_TILE)),
+                baseline: to_target_form(source, tuple(target.shape[1:]))}
+        for method, produced in made.items():
+            for metric, measure in (("psnr", mean_psnr), ("ssim", mean_ssim)):
+                if metric in chosen:
+                    value = measure(produced.double() / 255.0, truth, **score)
+                    results[f"{method}/{metric}_whole/{name}"] = value
+                    per.setdefault(f"{method}/{metric}_whole", []).append(value)
+    results.update({key: float(np.mean(values)) for key, values in per.items()})
+    return results
+
+
 def _subset(count: int, n: int | None) -> Tensor:
     """The pairs scored: all, or a fixed random n of them (seed 0) in their order."""
     if n is None or n >= count:
@@ -193,6 +236,9 @@ def evaluate_pairs(run: Run, metrics: str = "auto", features: str = "auto", n: i
             results[f"{method}/psnr"] = mean_psnr(produced_float, target_float, **score)
         if "ssim" in chosen:
             results[f"{method}/ssim"] = mean_ssim(produced_float, target_float, **score)
+    whole = plan.data.source == "photos" and {"psnr", "ssim"} & set(chosen) and not parse_pairs(data.spec.pairs).random
+    if whole:
+        results.update(whole_photo_scores(run, plan.data.split, data.spec.pairs, baseline, chosen, device, score))
     protocol_features: dict[str, Any] = {}
     for name in plan.extractors if {"fid", "kid"} & set(chosen) else ():
         extractor = get_extractor(name, device=device)
@@ -230,6 +276,13 @@ def evaluate_pairs(run: Run, metrics: str = "auto", features: str = "auto", n: i
     if "ssim" in chosen:
         protocol["ssim"] = ("Wang et al. 2004: 11x11 Gaussian window (sigma 1.5), K1 0.01, K2 0.03, population "
                             "(co)variances, mean of the map over the valid positions, then over images")
+    if whole:
+        names = ", ".join(photo_names(plan.data.split))
+        protocol["whole_photographs"] = (
+            f"'_whole' scores: the photographs of data.split {plan.data.split} ({names}) whole, each cut at "
+            f"bottom and right to a multiple of {scale} px, inputs derived as data.pairs "
+            f"'{data.spec.pairs}' derives them, G tiled ({WHOLE_PHOTO_TILE} px input tiles), the same PSNR/SSIM; "
+            "the mean over the photographs, and each ('_whole/<photo>')")
     if protocol_features:
         protocol["features"] = protocol_features
         protocol["fid"] = f"outputs (and the baseline) against the {len(targets)} targets"
