@@ -9,8 +9,11 @@ the data and build the nets, is counted, which one uninterrupted run would pay o
 - unless `--no-inception`: FID with the standard Inception (2015-12-05 pool3), `--inception-n` samples against
   the 10,000 test images (the study's protocol) and against a fixed 10,000 of the training images.
 
-Both Inception scores share one set of sample features. The table puts our rows beside the study's Fashion-MNIST
-column; `--json` writes every row with its protocol (ganforge.evaluate's records).
+Both Inception scores share one set of sample features. With `--keep-runs DIR` each stop's generator is also copied
+to `DIR/<recipe>-seed<S>-at-<budget>s`, a folder `ganforge eval` scores: `--no-inception` then trains on while
+another process scores the stops with the study's protocol (the command is printed at each stop).
+The table puts our rows beside the study's Fashion-MNIST column; `--json` writes every row with its protocol
+(ganforge.evaluate's records).
 
     python benchmarks/fashion_mnist.py                                   # all recipes, 1800,3600,7200 CPU s
     python benchmarks/fashion_mnist.py --recipes recommended --seed 1 --keep-runs runs/fashion-bench
