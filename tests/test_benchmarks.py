@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 import torch
 
-from conftest import FASHION_MNIST_MISSING, fashion_mnist_present
+import ganforge
+
+from conftest import FASHION_MNIST_MISSING, fashion_mnist_present, tiny
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -215,6 +217,18 @@ def test_fashion_mnist_benchmark_budgets_its_stages_by_the_probes() -> None:
     assert all("," not in name for name in module.RECIPES)  # --recipes splits on commas
     assert module.RECIPES["recommended"]["model.family"] == "r3gan"
     assert module.RECIPES["dcgan"]["data.source"] == "fashion-mnist"
+
+
+def test_fashion_mnist_benchmark_keeps_each_stops_generator_where_eval_can_score_it(tmp_path: Path) -> None:
+    module = load_benchmark("fashion_mnist")
+    run = ganforge.train({"data.source": "digits", "data.max_samples": 64, **tiny(train__steps=2)},
+                         out=tmp_path / "run")
+    snapshot = module.export_snapshot(tmp_path / "run", tmp_path / "run-at-1s")
+    kept = ganforge.load(snapshot)
+    assert sorted(p.name for p in snapshot.iterdir()) == sorted(module.SNAPSHOT_FILES)
+    assert kept.step == run.step == 2 and torch.equal(kept.sample(4, seed=3), run.sample(4, seed=3))
+    ganforge.resume(tmp_path / "run", train__steps=3)  # training on does not touch the kept generator
+    assert ganforge.load(snapshot).step == 2 and ganforge.load(tmp_path / "run").step == 3
 
 
 def test_step_cost_benchmark_turns_the_ratio_into_steps_in_make_runs_time() -> None:
