@@ -34,9 +34,9 @@ import torch
 from PIL import Image
 
 import ganforge
+from ganforge import evaluate_pairs
 from ganforge.config import from_overrides
-from ganforge.data import load_data
-from ganforge.evaluate_pairs import whole_photo_pairs
+from ganforge.data import load_data, photo_names
 from ganforge.grid import image_grid, save_png
 from ganforge.metrics import psnr, ssim
 from ganforge.metrics.features import get_extractor
@@ -61,14 +61,15 @@ def bicubic_upscale(low: torch.Tensor, scale: int) -> torch.Tensor:
 
 def whole_photo_scores(runs: dict[str, ganforge.Run]) -> dict[str, dict[str, tuple[float, float]]]:
     """PSNR / SSIM (Y, 4 px border) of bicubic and each run on every held-out photograph, whole: {model: {photo:
-    (dB, SSIM)}}. Each photo is cut at its bottom and right to a multiple of 4 px, then downscaled by data.pairs'
-    own downscale4 (Pillow's antialiased bicubic); `ganforge eval` scores the same photos ('psnr_whole')."""
+    (dB, SSIM)}}, as `ganforge eval` scores them ('psnr_whole'; evaluate_pairs.whole_photo_scores)."""
+    quality = {"y_channel": True, "border": BORDER, "data_range": 1.0}
     out: dict[str, dict[str, tuple[float, float]]] = {"bicubic": {}, **{model: {} for model in runs}}
-    for name, source, target in whole_photo_pairs("test", "downscale4"):
-        low, truth = source.float() / 255, target.float() / 255
-        out["bicubic"][name] = scores(bicubic_upscale(low, 4), truth)
-        for model, run in runs.items():
-            out[model][name] = scores(run.upscale(low), truth)
+    for model, run in runs.items():
+        scored = evaluate_pairs.whole_photo_scores(run, "test", "downscale4", "bicubic", ["psnr", "ssim"], "cpu",
+                                                   quality)
+        for method, row in (("bicubic", "bicubic"), ("G", model)):
+            out[row] = {name: (scored[f"{method}/psnr_whole/{name}"], scored[f"{method}/ssim_whole/{name}"])
+                        for name in photo_names("test")}
     return out
 
 
