@@ -194,7 +194,7 @@ def run_recipe(name: str, seed: int, budgets: list[float], folder: Path, probes:
             snapshot = export_snapshot(out, folder / f"{name}-seed{seed}-at-{budget:g}s")
             print(f"  stop {name} / seed {seed} / budget {budget:g} s: {steps} steps, {cpu:.1f} CPU s; generator "
                   f"kept in {snapshot} (score it: ganforge eval {snapshot} --features inception --n 10000 "
-                  "--real-split test)", flush=True)
+                  "--real-split test,train)", flush=True)
         if scorer is not None:
             scoring = time.process_time()
             stop.scores, stop.protocols = scorer(run, seed)

@@ -192,3 +192,34 @@ def test_eval_against_the_test_images_records_the_protocol(tiny_classifier: clas
     assert {"fashion-mnist/kid", "fashion-mnist/precision", "fashion-mnist/class_kl"} <= set(test["results"])
     code = main(["eval", str(out), "--real-split", "tests"])
     one_line(code, capsys.readouterr().err, "--real-split: invalid choice: 'tests'")
+    code = main(["eval", str(out), "--real-split", "test,test"])
+    one_line(code, capsys.readouterr().err, "--real-split", "twice")
+
+
+def test_eval_against_both_splits_extracts_the_samples_once_and_scores_as_two_runs(
+        tiny_classifier: classifier.ClassifierRecipe, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "r"
+    assert main(["train", "--data", "fashion-mnist", "--out", str(out), *TINY_CLI]) == 0
+    args = ["eval", str(out), "--features", "fashion-mnist", "--metrics", "fid,kid,classes", "--n", "100",
+            "--threads", "1"]
+    separate = {}
+    for split, name in (("test", "step-0000002-test.json"), ("train", "step-0000002.json")):
+        assert main([*args, "--real-split", split]) == 0
+        separate[split] = json.loads((out / "eval" / name).read_text())
+    extractions: list[int] = []
+    extract = classifier.FashionMNISTFeatures.extract
+
+    def counted(self: classifier.FashionMNISTFeatures, images: torch.Tensor, **kwargs: object) -> object:
+        extractions.append(len(images))
+        return extract(self, images, **kwargs)
+
+    monkeypatch.setattr(classifier.FashionMNISTFeatures, "extract", counted)
+    assert main([*args, "--real-split", "test,train"]) == 0
+    capsys.readouterr()
+    assert extractions == [100]  # the samples once; both real sets' features come from the cache
+    both = {"test": json.loads((out / "eval" / "step-0000002-test.json").read_text()),
+            "train": json.loads((out / "eval" / "step-0000002.json").read_text())}
+    for split in ("test", "train"):
+        assert both[split]["results"] == separate[split]["results"]
+        assert both[split]["protocol"] == separate[split]["protocol"]

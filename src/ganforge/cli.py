@@ -4,6 +4,7 @@ print one line and exit with status 2."""
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 from typing import Any
@@ -113,10 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--features", default="auto",
                           help="comma list of inception, mnist, fashion-mnist (default: Inception + the data set's "
                                "own classifier)")
-    evaluate.add_argument("--real-split", choices=REAL_SPLITS, default=None,
-                          help="real images to score against: train (the run's training data, the default) or test "
+    evaluate.add_argument("--real-split", default=None,
+                          help="real images to score against: train (the run's training data, the default), test "
                                "(its data set's held-out split, e.g. Fashion-MNIST's 10,000 test images; written to "
-                               "eval/step-N-test.json)")
+                               "eval/step-N-test.json), or test,train for both from one set of sample features")
     evaluate.add_argument("--n", type=int, default=None,
                           help="generated samples (default 10,000 for images; 2,500 for mixtures)")
     evaluate.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
@@ -293,6 +294,7 @@ def command_eval(args: argparse.Namespace, dotted: Overrides) -> int:
     if dotted:
         raise GanforgeError(f"'ganforge eval' takes no config keys (got {next(iter(dotted))})")
     apply_threads(choose_threads(coerce("train.threads", args.threads), convolutional=True))  # feature nets
+    splits = real_splits(args.real_split)
     run = Run(args.run)
     if args.real_split is not None and run.image_conditioned:
         raise GanforgeError(f"--real-split applies to runs that draw from noise; '{args.run}' is an image-to-image "
@@ -324,9 +326,6 @@ def command_eval(args: argparse.Namespace, dotted: Overrides) -> int:
     n = args.n or (10_000 if data.spec.kind == "image" else PACGAN_SAMPLES)
     if n < 2:
         raise GanforgeError(f"--n must be at least 2, got {n}")
-    real = args.real_split or "train"
-    evaluator = Evaluator(config, data, evaluation, n, device=args.device, progress=True, num_classes=classes,
-                          real=real)
 
     def generate(count: int, seed: int, labels: Any = None) -> Any:
         vectors = None
@@ -336,16 +335,32 @@ def command_eval(args: argparse.Namespace, dotted: Overrides) -> int:
         return run.sample(count, seed=seed, device=args.device, labels=None if labels is None else labels.tolist(),
                           conditions=vectors)
 
-    results, seconds = timed(lambda: evaluator(generate, args.seed))
-    record = {"run": str(run.dir.root), "step": run.step, "seed": args.seed, "wall_time_s": round(seconds, 1),
-              "results": results, "protocol": evaluator.protocol()}
-    path = run.dir.evals / f"step-{run.step:07d}{'' if real == 'train' else '-' + real}.json"
-    write_result(path, record)
-    print(format_table(results))
-    against = evaluator.real_protocol()
-    print(f"{n} generated samples at step {run.step} against {against['count']} real ({against['split']} split of "
-          f"'{against['source']}'); {seconds:.1f} s; written to {path}")
+    shared_fakes: dict[Any, Any] = {}  # one extraction of the samples, scored against each real split
+    for real in splits:
+        evaluator = Evaluator(config, data, evaluation, n, device=args.device, progress=True, num_classes=classes,
+                              real=real, shared_fakes=shared_fakes)
+        results, seconds = timed(functools.partial(evaluator, generate, args.seed))
+        record = {"run": str(run.dir.root), "step": run.step, "seed": args.seed, "wall_time_s": round(seconds, 1),
+                  "results": results, "protocol": evaluator.protocol()}
+        path = run.dir.evals / f"step-{run.step:07d}{'' if real == 'train' else '-' + real}.json"
+        write_result(path, record)
+        print(format_table(results))
+        against = evaluator.real_protocol()
+        print(f"{n} generated samples at step {run.step} against {against['count']} real ({against['split']} split "
+              f"of '{against['source']}'); {seconds:.1f} s; written to {path}")
     return 0
+
+
+def real_splits(text: str | None) -> list[str]:
+    """--real-split: 'train' (the default), 'test', or both as a comma list, in the order given."""
+    splits = [part.strip() for part in (text or "train").split(",")]
+    for split in splits:
+        if split not in REAL_SPLITS:
+            raise GanforgeError(f"--real-split: invalid choice: '{split}' (choose from {', '.join(REAL_SPLITS)}, or "
+                                "both as test,train)")
+    if len(set(splits)) < len(splits):
+        raise GanforgeError(f"--real-split: '{text}' names a split twice")
+    return splits
 
 
 def command_classify(args: argparse.Namespace, dotted: Overrides) -> int:

@@ -220,9 +220,11 @@ class Evaluator:
     """
 
     def __init__(self, config: Config, data: TensorData, plan: EvalPlan, n: int, device: str = "cpu",
-                 progress: bool = False, num_classes: int = 0, real: str = "train") -> None:
+                 progress: bool = False, num_classes: int = 0, real: str = "train",
+                 shared_fakes: dict[tuple[str, int, int], Extracted] | None = None) -> None:
         """`real`: 'train' scores against the run's training data (`data`), 'test' against the source's held-out
-        split (data.split test), loaded here."""
+        split (data.split test), loaded here. `shared_fakes`: one dict passed to several evaluators of the same
+        generator (say, one per real split) so that its samples' features are extracted once."""
         self.config, self.data, self.plan, self.n = config, data, plan, n
         self.device, self.progress, self.num_classes = device, progress, num_classes
         if real not in REAL_SPLITS:
@@ -231,6 +233,8 @@ class Evaluator:
         self.real_data = data if self.real == "train" else held_out_data(config)
         self.extractors = {name: get_extractor(name, device=device) for name in plan.extractors}
         self._real: dict[str, Extracted] = {}
+        # (extractor, seed, n) -> the samples' features; None: extract on every call (training re-scores a changing G)
+        self._fakes = shared_fakes
 
     def _real_order(self) -> Tensor:
         count = min(self.n, len(self.real_data))
@@ -280,13 +284,20 @@ class Evaluator:
         for name, extractor in self.extractors.items() if image_wanted else ():
             if name not in self._real:
                 self._real[name] = cached_features(extractor, self.real_images(), self.real_split(), self.progress)
-            fake = extractor.extract(fake_images, progress=self.progress)
+            fake = self._fake_features(name, extractor, fake_images, seed)
             results.update({f"{name}/{k}": v for k, v in image_metrics(image_wanted, self._real[name], fake).items()})
             if labels is not None:
                 results.update({f"{name}/{k}": v for k, v in self._conditional(name, fake, labels).items()})
         if "gan_train" in self.plan.metrics:
             results[f"{DOMAIN_EXTRACTORS[self.config.data.source]}/gan_train"] = self._gan_train(generate, seed)
         return results
+
+    def _fake_features(self, name: str, extractor: FeatureExtractor, images: Tensor, seed: int) -> Extracted:
+        if self._fakes is None:
+            return extractor.extract(images, progress=self.progress)
+        if (name, seed, self.n) not in self._fakes:
+            self._fakes[name, seed, self.n] = extractor.extract(images, progress=self.progress)
+        return self._fakes[name, seed, self.n]
 
     def _conditional(self, name: str, fake: Extracted, labels: Tensor) -> dict[str, float]:
         """Label accuracy (GAN-test) where the features come with class probabilities; intra-class FID."""
