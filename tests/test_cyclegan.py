@@ -19,6 +19,7 @@ from ganforge.data import load_data
 from ganforge.data.domains import box_of
 from ganforge.errors import ConfigError
 from ganforge.evaluate_domains import domain_classifier, evaluate_domains
+from ganforge.families.cyclegan import CycleGAN
 from ganforge.image_pool import ImagePool
 from ganforge.metrics import classifier as classifier_module
 from ganforge.metrics.classifier import DigitClassifier, to_classifier_input
@@ -112,9 +113,12 @@ def test_g_halvings_zero_keeps_every_block_at_the_image_size(tmp_path: Path) -> 
     assert run.translate(torch.rand(2, 1, 13, 7), direction="b2a").shape == (2, 1, 13, 7)
 
 
-def test_resume_is_bit_exact_for_the_four_nets_their_optimisers_and_the_pools(tmp_path: Path) -> None:
+@pytest.mark.parametrize("semantic_weight", [0.0, 1.0])
+def test_resume_is_bit_exact_for_the_four_nets_their_optimisers_and_the_pools(tmp_path: Path,
+                                                                               semantic_weight: float) -> None:
     # pool_size 4 < batch 8: the pools fill in the first step and draw from then on, so their RNG matters.
-    settings = {"train__pool_size": 4, "train__checkpoint_every": 4, "train__sample_every": 100}
+    settings = {"train__pool_size": 4, "train__checkpoint_every": 4, "train__sample_every": 100,
+                "train__semantic_weight": semantic_weight}
     cyclegan(tmp_path, "straight", train__steps=8, train__lr_decay_start=4, **settings)
     cyclegan(tmp_path, "staged", train__steps=4, train__lr_decay="none", **settings)
     ganforge.resume(tmp_path / "staged", train__steps=8, train__lr_decay="linear", train__lr_decay_start=4)
@@ -123,9 +127,35 @@ def test_resume_is_bit_exact_for_the_four_nets_their_optimisers_and_the_pools(tm
     assert {f"nets.{name}" for name in NETS} == {".".join(k.split(".")[:2]) for k in a if k.startswith("nets.")}
     assert {f"optim.{name}" for name in NETS} == {".".join(k.split(".")[:2]) for k in a if k.startswith("optim.")}
     assert a["family.pool_a.images"].shape[0] == 4 and "family.pool_b.rng" in a
+    assert ("family.semantic_a.head.weight" in a) == bool(semantic_weight)  # the classifier is checkpointed
     assert a.keys() == b.keys() and [k for k in a if not torch.equal(a[k], b[k])] == []
     states = [json.loads((path / "state.json").read_text()) for path in checkpoints]
     assert states[0]["sampler_b"] == states[1]["sampler_b"] and states[0]["optimizers"] == states[1]["optimizers"]
+
+
+def test_semantic_term_is_the_cross_entropy_of_a_frozen_classifier_of_a_read_on_both_translations(
+        tmp_path: Path) -> None:
+    run = cyclegan(tmp_path, train__steps=2, train__semantic_weight=0.5)
+    assert all("G/semantic" in r for r in run.metrics() if "G/cycle" in r)
+    weights = {k.removeprefix("family.semantic_a."): v for k, v in
+               load_file(str(tmp_path / "run" / "checkpoints" / "step-0000002" / "model.safetensors")).items()
+               if k.startswith("family.semantic_a.")}
+    classifier = DigitClassifier(1, 8, 10)
+    classifier.load_state_dict(weights)
+    classifier.eval()
+    family = CycleGAN(run.config, load_data(run.config.data).spec)
+    family.classifier_a = classifier
+    a, b, fake_b, fake_a = (torch.rand(5, 1, 8, 8) * 2 - 1 for _ in range(4))
+    fake_b.requires_grad_(True)
+    loss = family.semantic_loss(a, b, fake_b, fake_a)
+    with torch.no_grad():  # written out: -log softmax of f on the translation, at f's reading of the source
+        expected = sum(-torch.log_softmax(classifier((fake + 1) / 2), 1)
+                       .gather(1, classifier((source + 1) / 2).argmax(1, keepdim=True)).mean()
+                       for source, fake in ((a, fake_b), (b, fake_a)))
+    assert float(loss.detach()) == pytest.approx(float(expected), rel=1e-6)
+    loss.backward()
+    assert fake_b.grad is not None and float(fake_b.grad.abs().sum()) > 0  # G learns through f
+    assert all(parameter.grad is None for parameter in classifier.parameters())  # f stays frozen
 
 
 def reference_pool(size: int, seed: int, batches: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -239,6 +269,12 @@ def test_bad_input_is_refused_in_one_line(trained: ganforge.Run, tmp_path: Path,
         (["--family", "cyclegan", "--data", "digits", "--data.target", "mnist", "--data.target_box", "-1"],
          "data.target_box", "-1"),
         (["--family", "dcgan", "--data", "digits", "--data.target_box", "20"], "data.target_box", "data.target"),
+        (["--family", "dcgan", "--data", "digits", "--train.semantic_weight", "1"], "train.semantic_weight",
+         "--family cyclegan"),
+        (["--family", "cyclegan", "--data", "faces", "--data.target", "digits", "--train.semantic_weight", "1"],
+         "train.semantic_weight", "'faces' has no labels"),
+        (["--family", "cyclegan", "--data", "digits", "--data.target", "mnist", "--train.semantic_weight", "-1"],
+         "train.semantic_weight", "-1"),
     ]
     for options, *fragments in cases:
         code = main(["train", *options, "--out", str(tmp_path / "refused"), *args])

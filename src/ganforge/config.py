@@ -99,6 +99,9 @@ class TrainConfig:
     adversarial_weight: float = 1e-3  # srgan: weight of G's adversarial term beside the content loss (Ledig: 1e-3)
     cycle_weight: float = 10.0       # cyclegan: weight of the cycle-consistency L1 terms (Zhu et al. 2017: 10)
     identity_weight: float = 0.5     # cyclegan: weight of the identity L1 terms, times cycle_weight (Zhu et al.: 0.5)
+    semantic_weight: float = 0.0     # cyclegan: CyCADA's semantic consistency (Hoffman et al. 2018): a classifier of
+                                     # domain A's labels must read each translation as it reads the image translated;
+                                     # 0 = off (the paper's CycleGAN)
     pool_size: int = 50              # cyclegan: generated images kept per D, shown in place of new ones half the time
                                      # (Shrivastava et al. 2017; Zhu et al.: 50); 0 = no pool
     class_loss_on_fakes: bool = False  # AC-GAN: D's class head also learns G's samples, as Odena et al. Off: such
@@ -307,9 +310,13 @@ def validate(config: Config) -> None:
     for key in ("train.r1_gamma", "train.r2_gamma", "train.instance_noise", "train.gp_weight", "train.unrolled_steps",
                 "train.class_weight", "train.l1_weight", "model.d_softmax_lambda", "train.pretrain_steps",
                 "train.adversarial_weight", "model.g_blocks", "train.cycle_weight", "train.identity_weight",
-                "train.pool_size"):
+                "train.pool_size", "train.semantic_weight"):
         if flat[key] < 0:
             raise ConfigError(f"config key '{key}' got {flat[key]!r}; expected 0 or more")
+    if config.train.semantic_weight and config.model.family != "cyclegan":
+        raise ConfigError(f"config key 'train.semantic_weight' ({config.train.semantic_weight!r}) is CycleGAN's "
+                          f"semantic-consistency term; family '{config.model.family}' has no translation to keep "
+                          "consistent: use --family cyclegan, or leave it at 0")
     if not 0.0 <= config.train.label_smoothing < 1.0:
         raise ConfigError(f"config key 'train.label_smoothing' got {config.train.label_smoothing!r}; "
                           "expected 0 <= s < 1")

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from ganforge.config import Config
-from ganforge.data.spec import DataSpec
+from ganforge.data.spec import DataSpec, TensorData
 from ganforge.errors import ConfigError
 from ganforge.latent import sample_latent
 
@@ -91,6 +91,10 @@ class Family:
             if value != allowed:
                 raise ConfigError(f"{key} '{value}' does not apply to family '{self.name}' ({design}); leave it at "
                                   "auto")
+
+    def use_data(self, data: TensorData) -> None:
+        """Shown the training data once, before the first step (CycleGAN's semantic term trains a classifier of
+        domain A on it); nothing by default."""
 
     def configure_ranks(self, rank: int, world_size: int) -> None:
         """Told the process's place under torchrun before phases() is called; replicas need nothing by default."""

@@ -9,6 +9,12 @@ Mao et al. 2017; a = batch key x, b = x_b):
     G, F: (D_B(G(a)) - 1)^2 + (D_A(F(b)) - 1)^2
           + cycle_weight (|F(G(a)) - a|_1 + |G(F(b)) - b|_1)                           (train.cycle_weight, 10)
           + identity_weight * cycle_weight (|G(b) - b|_1 + |F(a) - a|_1)           (train.identity_weight, 0.5)
+With train.semantic_weight w > 0, CyCADA's semantic consistency (Hoffman et al. 2018) joins G's loss: a classifier
+f of domain A, trained once at the start on the run's own labelled A images (ganforge's digit-classifier net and
+recipe, seeded apart from the evaluation's classifier, which it never sees), then frozen, must read each translation
+as it reads the image translated:
+    + w [CE(f(G(a)), argmax f(a)) + CE(f(F(b)), argmax f(b))]
+B's labels are never used. f is checkpointed with the pools, so a resume does not retrain it.
 The two D's share one phase and so do G and F (each D's loss reaches only that D, so summing them changes no
 gradient; G and F must learn together, as the cycle ties them). Each D sees, half the time once its pool is full,
 one of the last train.pool_size (50) fakes instead of a new one (image_pool.py). The identity terms need G to take
@@ -31,10 +37,11 @@ from torch import Tensor, nn
 
 from ganforge import losses
 from ganforge.config import Config
-from ganforge.data.spec import DataSpec
+from ganforge.data.spec import DataSpec, TensorData
 from ganforge.errors import ConfigError
 from ganforge.families.base import Batch, Family, Phase, StepState, make_optimizer
 from ganforge.image_pool import ImagePool
+from ganforge.metrics.classifier import ClassifierRecipe, DigitClassifier, fit_classifier
 from ganforge.nets import build_net
 from ganforge.nets.translation import init_normal_, patch_layers
 
@@ -42,6 +49,11 @@ DEFAULT_BLOCKS = 6  # residual blocks of each G when model.g_blocks is 0 (the pa
 DOMAINS_HINT = "name the second domain with --data.target (a built-in set, a folder or an .npy/.npz of images), " \
                "e.g. --data mnist --data.target digits"
 POOL_SEEDS = {"a": 7_919, "b": 7_927}  # added to train.seed: each pool draws from a stream of its own
+# The semantic term's classifier of domain A: the digit-classifier recipe (shifts, rotations, one-cycle Adam) with 10
+# of its 30 epochs, seeded from train.seed + SEMANTIC_SEED (the evaluation's classifiers use seed 0 and other data).
+SEMANTIC_SEED = 7_933
+SEMANTIC_EPOCHS = 10
+SEMANTIC_PREFIX = "semantic_a."
 
 
 class CycleGAN(Family):
@@ -61,6 +73,42 @@ class CycleGAN(Family):
         super().__init__(config, spec)
         seed, size = config.train.seed, config.train.pool_size
         self.pools = {domain: ImagePool(size, seed + offset) for domain, offset in POOL_SEEDS.items()}
+        self.labelled_a: tuple[Tensor, Tensor] | None = None  # A's images (uint8) and labels, for the semantic term
+        self.classifier_a: DigitClassifier | None = None      # trained on them at the first G step (or loaded)
+
+    def use_data(self, data: TensorData) -> None:
+        if not self.config.train.semantic_weight:
+            return
+        if data.y is None or bool((data.y < 0).any()):
+            raise ConfigError(f"train.semantic_weight trains a classifier of domain A on its labels, but data.source "
+                              f"'{self.config.data.source}' has {'no' if data.y is None else 'hidden'} labels; use a "
+                              "labelled domain A (e.g. mnist, digits, fashion-mnist) or leave it at 0")
+        self.labelled_a = (data.x, data.y)
+
+    def semantic_classifier(self, device: torch.device) -> DigitClassifier:
+        """f: domain A's classifier, trained once on the run's A images and labels (one thread), then frozen."""
+        if self.classifier_a is None:
+            assert self.labelled_a is not None, "use_data() comes before the first step"
+            x, y = self.labelled_a
+            images, labels = x.cpu().float() / 255.0, y.cpu()
+            recipe = ClassifierRecipe(epochs=SEMANTIC_EPOCHS, seed=self.config.train.seed + SEMANTIC_SEED,
+                                      batch_size=min(ClassifierRecipe.batch_size, len(labels)))
+            with torch.random.fork_rng(devices=[]):  # init and dropout draw from the global RNG: keep training's
+                torch.manual_seed(recipe.seed)
+                net = self._new_classifier(int(labels.max()) + 1)
+                fit_classifier(net, images, labels, recipe, torch.Generator().manual_seed(recipe.seed))
+            self.classifier_a = net
+        return self.classifier_a.to(device)
+
+    def _new_classifier(self, classes: int) -> DigitClassifier:
+        channels, resolution = self.spec.shape[0], self.spec.shape[1]
+        return DigitClassifier(channels, resolution, classes)
+
+    def _frozen(self, net: DigitClassifier) -> DigitClassifier:
+        net.eval()
+        for parameter in net.parameters():
+            parameter.requires_grad_(False)
+        return net
 
     @classmethod
     def derived_defaults(cls, merged: dict[str, Any]) -> dict[str, Any]:
@@ -159,7 +207,19 @@ class CycleGAN(Family):
             identity = (to_b(b) - b).abs().mean() + (to_a(a) - a).abs().mean()
             loss = loss + train.identity_weight * train.cycle_weight * identity
             out["identity"] = identity.detach()
+        if train.semantic_weight > 0:
+            semantic = self.semantic_loss(a, b, fake_b, fake_a)
+            loss = loss + train.semantic_weight * semantic
+            out["semantic"] = semantic.detach()
         return {"loss": loss, **out}
+
+    def semantic_loss(self, a: Tensor, b: Tensor, fake_b: Tensor, fake_a: Tensor) -> Tensor:
+        """CE(f(G(a)), argmax f(a)) + CE(f(F(b)), argmax f(b)), images in [-1, 1] (f takes [0, 1])."""
+        classifier = self._frozen(self.semantic_classifier(a.device))
+        with torch.no_grad():
+            read_a, read_b = classifier((a + 1) / 2).argmax(1), classifier((b + 1) / 2).argmax(1)
+        return (nn.functional.cross_entropy(classifier((fake_b + 1) / 2), read_a)
+                + nn.functional.cross_entropy(classifier((fake_a + 1) / 2), read_b))
 
     # -- sample grids, export, checkpointed state -----------------------------------------------------------
     def grid_columns(self, generator: nn.Module, fixed: Batch) -> list[Tensor]:
@@ -181,10 +241,19 @@ class CycleGAN(Family):
         return {"generator_ba": self.nets["generator_ba"]}
 
     def state_tensors(self) -> dict[str, Tensor]:
-        return {f"pool_{domain}.{key}": value for domain, pool in self.pools.items()
-                for key, value in pool.state_tensors().items()}
+        out = {f"pool_{domain}.{key}": value for domain, pool in self.pools.items()
+               for key, value in pool.state_tensors().items()}
+        if self.classifier_a is not None:
+            out.update({SEMANTIC_PREFIX + key: value.detach().cpu()
+                        for key, value in self.classifier_a.state_dict().items()})
+        return out
 
     def load_state_tensors(self, tensors: dict[str, Tensor]) -> None:
         for domain, pool in self.pools.items():
             prefix = f"pool_{domain}."
             pool.load_state_tensors({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+        weights = {k[len(SEMANTIC_PREFIX):]: v for k, v in tensors.items() if k.startswith(SEMANTIC_PREFIX)}
+        if weights and self.config.train.semantic_weight:
+            net = self._new_classifier(int(weights["head.weight"].shape[0]))
+            net.load_state_dict(weights)
+            self.classifier_a = self._frozen(net)

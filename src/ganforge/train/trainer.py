@@ -105,6 +105,7 @@ class Trainer:
         # Same seed on every rank while building nets (identical replicas); then one stream per rank.
         seed_everything(train.seed)
         self.family: Family = family_class(config, data.spec)
+        self.family.use_data(data)
         self.family.configure_ranks(self.backend.rank, self.backend.world_size)
         per_step = train.batch_size * self.backend.world_size * self.family.batch_multiple
         if len(data) < per_step:
