@@ -12,9 +12,18 @@ import pytest
 import torch
 
 import ganforge
+from ganforge import threads as threads_module
 from ganforge.cli import main
 from ganforge.errors import ConfigError
-from ganforge.threads import BUSY_ABOVE, choose_threads, other_processes_load, parse_threads, threads_for, usable_cores
+from ganforge.threads import (
+    BUSY_ABOVE,
+    LoadFollower,
+    choose_threads,
+    other_processes_load,
+    parse_threads,
+    threads_for,
+    usable_cores,
+)
 from ganforge.train import trainer as trainer_module
 
 from conftest import tiny
@@ -107,3 +116,69 @@ def test_a_resume_keeps_the_count_its_checkpoint_was_trained_with(tmp_path: Path
     assert [h["threads"] for h in history] == [1, 1, 1]
     state = json.loads((out / "checkpoints" / "step-0000008" / "state.json").read_text())
     assert state["threads"] == 1
+
+
+class FakeClock:
+    """/proc/stat's busy seconds, this process's CPU seconds and the wall clock, advanced by hand."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now = self.busy = self.own = 0.0
+        monkeypatch.setattr(threads_module.time, "monotonic", lambda: self.now)
+        monkeypatch.setattr(threads_module, "_busy_seconds", lambda: self.busy)
+        monkeypatch.setattr(threads_module, "_own_seconds", lambda: self.own)
+
+    def run(self, seconds: float, own_cores: float, other_cores: float) -> None:
+        self.now += seconds
+        self.own += seconds * own_cores
+        self.busy += seconds * (own_cores + other_cores)
+
+
+def test_auto_follows_the_load_after_two_looks_in_a_row_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeClock(monkeypatch)
+    follower = LoadFollower(count=2, cores=2, interval=10.0, looks=2)
+    clock.run(5, own_cores=2.0, other_cores=1.0)
+    assert follower.poll() is None                   # not a full interval yet
+    clock.run(5, own_cores=1.5, other_cores=0.9)
+    assert follower.poll() is None                   # one look asks for 1 thread: not enough
+    clock.run(10, own_cores=1.5, other_cores=0.2)
+    assert follower.poll() is None                   # the next disagrees (a passing blip)
+    for expected in (None, 1):                       # a neighbour trains: two looks ask for 1 thread
+        clock.run(10, own_cores=1.0, other_cores=0.9)
+        assert follower.poll() == expected
+    clock.run(10, own_cores=1.0, other_cores=1.0)
+    assert follower.poll() is None and follower.count == 1  # no change to report
+    for expected in (None, 2):                       # the neighbour stops: all cores again
+        clock.run(10, own_cores=1.0, other_cores=0.05)
+        assert follower.poll() == expected
+
+
+def test_a_conv_run_under_auto_drops_to_one_thread_while_a_neighbour_trains(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeClock(monkeypatch)
+    monkeypatch.setattr(threads_module, "RECHECK_SECONDS", 10.0)
+    monkeypatch.setattr(threads_module, "usable_cores", lambda: 2)
+    monkeypatch.setattr(threads_module, "_cpus_in_proc_stat", lambda: 2)
+    monkeypatch.setattr(trainer_module, "usable_cores", lambda: 2)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(trainer_module, "choose_threads", lambda setting, convolutional: 2)
+    apply = []
+    monkeypatch.setattr(trainer_module, "apply_threads", apply.append)
+    original_step = trainer_module.Trainer._train_one_step
+
+    def step_beside_a_neighbour(self: trainer_module.Trainer, logger: object) -> None:
+        original_step(self, logger)
+        clock.run(10, own_cores=1.0, other_cores=1.0)  # every step: 10 s beside a busy process
+
+    monkeypatch.setattr(trainer_module.Trainer, "_train_one_step", step_beside_a_neighbour)
+    out = tmp_path / "r"
+    ganforge.train(tiny(data__source="digits", model__family="dcgan", train__steps=4, train__log_every=1,
+                        train__threads="auto"), out=out)
+    assert apply == [2, 1]  # chosen at the start, then one thread from the second look on
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["threads"] for r in records if "threads" in r] == [2, 1, 1, 1]
+    state = json.loads((out / "checkpoints" / "step-0000004" / "state.json").read_text())
+    assert state["threads"] == 1  # a resume starts from the count in use
+    apply.clear()
+    ganforge.train(tiny(data__source="digits", model__family="dcgan", train__steps=4, train__threads=2),
+                   out=tmp_path / "fixed")
+    assert apply == [2]  # a fixed count stays

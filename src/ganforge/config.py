@@ -118,7 +118,8 @@ class TrainConfig:
     ema_decay: float = 0.999         # EMA decay per G update
     seed: int = 0                    # same seed, same result on CPU
     device: str = "auto"             # auto | cpu | cuda | cuda:N
-    threads: int | str = "auto"      # CPU threads: auto (the cores other processes leave free, re-checked) or N
+    threads: int | str = "auto"      # CPU threads: auto (the cores other processes leave free, followed during the
+                                     # run: threads.py) or N (fixed)
     precision: str = "fp32"          # fp32 | bf16 (autocast)
     compile: bool = False            # torch.compile the nets
     channels_last: bool = True       # conv nets in NHWC memory layout (oneDNN's fast path on CPU)

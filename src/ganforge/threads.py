@@ -6,11 +6,16 @@ Measured on a 2-core machine (BENCHMARKS.md, "Under load"):
 - MLP nets (2-D points, small vectors) gain -5..+17% from it idle, within the noise, but their thousands of
   tiny parallel regions each wait at an OpenMP barrier for a core another process holds: beside a busy
   process a 2-thread MLP step ran 2-5x slower than a 1-thread one, and it slowed its neighbour too.
+- A conv run that took both cores while alone and kept them when a second training started slowed to 11-27% of
+  its speed: its second thread waits on the core the neighbour holds.
 So `auto` gives MLP-only runs one thread, and conv runs the cores that other processes leave free at the
-start (read from /proc/stat over 50 ms). The count is fixed for the run and recorded: results can differ in
-their last bits between thread counts (tiny conv nets and R3GAN's ResNets do), so a resume reuses the count
-its checkpoint was trained with, and runs stay bit-exact. `--train.threads N` pins the count; `auto` never
-exceeds OMP_NUM_THREADS where that is set (one-thread processes side by side stay one-thread).
+start (read from /proc/stat over 50 ms), then follows the load (`LoadFollower`): every RECHECK_SECONDS it reads
+what other processes used since the last look, and when two looks in a row ask for another count it switches
+(one thread while a neighbour trains, all cores again once it stops). The count in use is logged with every
+metrics record and checkpointed; a resume starts from it. Results can differ in their last bits between thread
+counts (tiny conv nets and R3GAN's ResNets do): a run whose count never changed is bit-exact, and `--train.threads
+N` pins the count for bit-exact reproductions on a shared machine. `auto` never exceeds OMP_NUM_THREADS where that
+is set (one-thread processes side by side stay one-thread).
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from ganforge.errors import ConfigError
 
 FIRST_LOOK_SECONDS = 0.05
 BUSY_ABOVE = 0.4         # a core counts as taken when other processes use more than this much of it
+RECHECK_SECONDS = 10.0   # auto re-reads the load this often (wall time, between steps)
+LOOKS_TO_SWITCH = 2      # ... and changes the count only when this many looks in a row ask for the same other count
 
 
 def usable_cores() -> int:
@@ -77,6 +84,48 @@ def other_processes_load(cores: int, seconds: float = FIRST_LOOK_SECONDS) -> flo
     time.sleep(seconds)
     own, busy, wall = sum(os.times()[:2]) - own_before, _busy_seconds() - busy_before, time.monotonic() - start
     return max(0.0, (busy - own) / wall)
+
+
+def _own_seconds() -> float:
+    return sum(os.times()[:2])
+
+
+class LoadFollower:
+    """auto's thread count for a conv run, kept in step with what other processes use (module docstring)."""
+
+    def __init__(self, count: int, cores: int, interval: float | None = None, looks: int | None = None) -> None:
+        self.count, self.cores = count, cores
+        self.interval = RECHECK_SECONDS if interval is None else interval
+        self.looks = LOOKS_TO_SWITCH if looks is None else looks
+        self._mark = (time.monotonic(), _busy_seconds(), _own_seconds())
+        self._asked: list[int] = []
+
+    def poll(self) -> int | None:
+        """The new count when it should change now, else None; reads /proc/stat at most once per interval."""
+        now = time.monotonic()
+        if now - self._mark[0] < self.interval:
+            return None
+        busy, own = _busy_seconds(), _own_seconds()
+        start, busy_before, own_before = self._mark
+        self._mark = (now, busy, own)
+        others = max(0.0, (busy - busy_before) - (own - own_before)) / (now - start)
+        self._asked = [*self._asked, threads_for(others, self.cores)][-self.looks:]
+        wanted = self._asked[0]
+        if len(self._asked) < self.looks or wanted == self.count or any(a != wanted for a in self._asked):
+            return None
+        self.count = wanted
+        return wanted
+
+
+def load_follower(setting: int | str, count: int, convolutional: bool, cores: int | None = None
+                  ) -> LoadFollower | None:
+    """A LoadFollower where auto may change a run's count: a conv run, several usable cores (within
+    OMP_NUM_THREADS) and a /proc/stat that describes them; None otherwise."""
+    usable = cores or usable_cores()
+    allowed = min(usable, environment_cap() or usable)
+    if setting != "auto" or not convolutional or allowed == 1 or _cpus_in_proc_stat() != usable:
+        return None
+    return LoadFollower(count, allowed)
 
 
 def environment_cap() -> int | None:

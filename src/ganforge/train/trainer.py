@@ -40,7 +40,7 @@ from ganforge.errors import (
 from ganforge.families import Family, StepState, get_family
 from ganforge.families.base import Batch
 from ganforge.grid import image_grid, pyramid_grid, save_png, scatter_plot, side_by_side
-from ganforge.threads import apply_threads, choose_threads, usable_cores
+from ganforge.threads import apply_threads, choose_threads, load_follower, usable_cores
 from ganforge.train.backend import Backend
 from ganforge.train.checkpoint import list_checkpoints, prune_checkpoints, restore_checkpoint, save_checkpoint
 from ganforge.train.ema import EMA, has_batchnorm, refresh_batchnorm_
@@ -167,15 +167,16 @@ class Trainer:
                 self.ema.updates = int(state["ema_updates"])
             self.best = dict(state.get("best", {}))
             recorded_threads = state.get("threads")
-        # One thread count for the whole run (results may differ in their last bits between counts): auto picks
-        # it once, and a resume keeps the count its checkpoint was trained with.
+        # Results may differ in their last bits between thread counts: a resume starts from the count its checkpoint
+        # was trained with; auto then follows other processes' load (threads.py), a fixed count stays.
+        convolutional = any(isinstance(m, nn.modules.conv._ConvNd) for net in self.nets.values()
+                            for m in net.modules())
         if train.threads == "auto" and recorded_threads is not None and recorded_threads <= usable_cores():
             self.threads = int(recorded_threads)
         else:
-            convolutional = any(isinstance(m, nn.modules.conv._ConvNd) for net in self.nets.values()
-                                for m in net.modules())
             self.threads = choose_threads(train.threads, convolutional)
         apply_threads(self.threads)
+        self.load_follower = load_follower(train.threads, self.threads, convolutional)
 
         # Fixed noise (and conditions: a row per class) for sample grids, from a private RNG so grids never change
         # the training stream.
@@ -220,6 +221,7 @@ class Trainer:
             while self.step < train.steps:
                 self._train_one_step(logger)
                 self.step += 1
+                self._follow_load()
                 logger.advance()
                 self._periodic(logger)
                 if self._stop_requested:
@@ -237,6 +239,13 @@ class Trainer:
                 signal.signal(signal.SIGINT, previous_handler)
             logger.close()  # and the sink
             self.sink = None
+
+    def _follow_load(self) -> None:
+        """auto: the thread count other processes leave room for (one while a neighbour trains)."""
+        count = None if self.load_follower is None else self.load_follower.poll()
+        if count is not None:
+            apply_threads(count)
+            self.threads = count
 
     def train_steps(self, count: int) -> None:
         """`count` bare steps: no logs, samples, checkpoints or checks. For timing one recipe's step against
