@@ -179,6 +179,18 @@ def test_resume_across_the_stage_boundary_is_bit_exact(tmp_path: Path) -> None:
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_resume_may_change_the_adversarial_weight_and_equals_a_run_with_it_from_the_start(tmp_path: Path) -> None:
+    # One SRResNet pre-training, several SRGAN stages: the weight changes at the checkpoint ending pre-training.
+    srgan(tmp_path, "straight", train__steps=5, train__pretrain_steps=3, train__adversarial_weight=0.01)
+    srgan(tmp_path, "staged", train__steps=3, train__pretrain_steps=3)
+    ganforge.resume(tmp_path / "staged", train__steps=5, train__adversarial_weight=0.01)
+    a = load_file(str(tmp_path / "straight" / "checkpoints" / "step-0000005" / "model.safetensors"))
+    b = load_file(str(tmp_path / "staged" / "checkpoints" / "step-0000005" / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    history = [json.loads(line) for line in (tmp_path / "staged" / "history.jsonl").read_text().splitlines()]
+    assert history[-1]["changed"]["train.adversarial_weight"] == {"from": 0.001, "to": 0.01}
+
+
 def test_upscale_writes_k_times_larger_images_alike_with_and_without_tiles(tmp_path: Path,
                                                                            capsys: pytest.CaptureFixture[str]) -> None:
     run = srgan(tmp_path, train__steps=3, train__pretrain_steps=1, model__g_blocks=1)
