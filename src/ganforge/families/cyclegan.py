@@ -11,8 +11,8 @@ Mao et al. 2017; a = batch key x, b = x_b):
           + identity_weight * cycle_weight (|G(b) - b|_1 + |F(a) - a|_1)           (train.identity_weight, 0.5)
 With train.semantic_weight w > 0, CyCADA's semantic consistency (Hoffman et al. 2018) joins G's loss: a classifier
 f of domain A, trained once at the start on the run's own labelled A images (ganforge's digit-classifier net and
-recipe, seeded apart from the evaluation's classifier, which it never sees), then frozen, must read each translation
-as it reads the image translated:
+recipe, a separate net from the evaluation's classifier: its own seed, 10 epochs), then frozen, must read each
+translation as it reads the image translated:
     + w [CE(f(G(a)), argmax f(a)) + CE(f(F(b)), argmax f(b))]
 B's labels are never used. f is checkpointed with the pools, so a resume does not retrain it.
 The two D's share one phase and so do G and F (each D's loss reaches only that D, so summing them changes no
@@ -50,7 +50,7 @@ DOMAINS_HINT = "name the second domain with --data.target (a built-in set, a fol
                "e.g. --data mnist --data.target digits"
 POOL_SEEDS = {"a": 7_919, "b": 7_927}  # added to train.seed: each pool draws from a stream of its own
 # The semantic term's classifier of domain A: the digit-classifier recipe (shifts, rotations, one-cycle Adam) with 10
-# of its 30 epochs, seeded from train.seed + SEMANTIC_SEED (the evaluation's classifiers use seed 0 and other data).
+# of its 30 epochs, seeded from train.seed + SEMANTIC_SEED (the evaluation's classifiers are other nets: seed 0).
 SEMANTIC_SEED = 7_933
 SEMANTIC_EPOCHS = 10
 SEMANTIC_PREFIX = "semantic_a."
