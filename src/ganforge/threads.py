@@ -80,14 +80,26 @@ def other_processes_load(cores: int, seconds: float = FIRST_LOOK_SECONDS) -> flo
     other CPUs than this process may use (a container on a bigger host would see the host's load)."""
     if _cpus_in_proc_stat() != cores:
         return None
-    own_before, busy_before, start = sum(os.times()[:2]), _busy_seconds(), time.monotonic()
+    before = _mark()
     time.sleep(seconds)
-    own, busy, wall = sum(os.times()[:2]) - own_before, _busy_seconds() - busy_before, time.monotonic() - start
-    return max(0.0, (busy - own) / wall)
+    return _others_between(before, _mark())
 
 
 def _own_seconds() -> float:
     return sum(os.times()[:2])
+
+
+Mark = tuple[float, float, float]  # wall clock, the machine's busy CPU seconds, this process's CPU seconds
+
+
+def _mark() -> Mark:
+    return time.monotonic(), _busy_seconds(), _own_seconds()
+
+
+def _others_between(before: Mark, after: Mark) -> float:
+    """Cores other processes kept busy between two marks (all busy time but this process's own)."""
+    wall = after[0] - before[0]
+    return max(0.0, (after[1] - before[1]) - (after[2] - before[2])) / wall if wall > 0 else 0.0
 
 
 class LoadFollower:
@@ -97,18 +109,15 @@ class LoadFollower:
         self.count, self.cores = count, cores
         self.interval = RECHECK_SECONDS if interval is None else interval
         self.looks = LOOKS_TO_SWITCH if looks is None else looks
-        self._mark = (time.monotonic(), _busy_seconds(), _own_seconds())
+        self._mark = _mark()
         self._asked: list[int] = []
 
     def poll(self) -> int | None:
         """The new count when it should change now, else None; reads /proc/stat at most once per interval."""
-        now = time.monotonic()
-        if now - self._mark[0] < self.interval:
+        if time.monotonic() - self._mark[0] < self.interval:
             return None
-        busy, own = _busy_seconds(), _own_seconds()
-        start, busy_before, own_before = self._mark
-        self._mark = (now, busy, own)
-        others = max(0.0, (busy - busy_before) - (own - own_before)) / (now - start)
+        before, self._mark = self._mark, _mark()
+        others = _others_between(before, self._mark)
         self._asked = [*self._asked, threads_for(others, self.cores)][-self.looks:]
         wanted = self._asked[0]
         if len(self._asked) < self.looks or wanted == self.count or any(a != wanted for a in self._asked):

@@ -97,18 +97,13 @@ class CycleGAN(Family):
                 torch.manual_seed(recipe.seed)
                 net = self._new_classifier(int(labels.max()) + 1)
                 fit_classifier(net, images, labels, recipe, torch.Generator().manual_seed(recipe.seed))
-            self.classifier_a = net
+            self.classifier_a = net.eval().requires_grad_(False)
         return self.classifier_a.to(device)
 
     def _new_classifier(self, classes: int) -> DigitClassifier:
         channels, resolution = self.spec.shape[0], self.spec.shape[1]
         return DigitClassifier(channels, resolution, classes)
 
-    def _frozen(self, net: DigitClassifier) -> DigitClassifier:
-        net.eval()
-        for parameter in net.parameters():
-            parameter.requires_grad_(False)
-        return net
 
     @classmethod
     def derived_defaults(cls, merged: dict[str, Any]) -> dict[str, Any]:
@@ -215,7 +210,7 @@ class CycleGAN(Family):
 
     def semantic_loss(self, a: Tensor, b: Tensor, fake_b: Tensor, fake_a: Tensor) -> Tensor:
         """CE(f(G(a)), argmax f(a)) + CE(f(F(b)), argmax f(b)), images in [-1, 1] (f takes [0, 1])."""
-        classifier = self._frozen(self.semantic_classifier(a.device))
+        classifier = self.semantic_classifier(a.device)
         with torch.no_grad():
             read_a, read_b = classifier((a + 1) / 2).argmax(1), classifier((b + 1) / 2).argmax(1)
         return (nn.functional.cross_entropy(classifier((fake_b + 1) / 2), read_a)
@@ -256,4 +251,4 @@ class CycleGAN(Family):
         if weights and self.config.train.semantic_weight:
             net = self._new_classifier(int(weights["head.weight"].shape[0]))
             net.load_state_dict(weights)
-            self.classifier_a = self._frozen(net)
+            self.classifier_a = net.eval().requires_grad_(False)
