@@ -20,8 +20,9 @@ The table puts our rows beside the study's Fashion-MNIST column; `--json` writes
     python benchmarks/fashion_mnist.py --no-inception --budgets 600      # classifier FID only
     python benchmarks/fashion_mnist.py --quick                           # a smoke test: tiny budgets
 
-Inception costs about 12 CPU minutes per 10,000 images on this machine (once for each real set, cached, and once
-per stop for the samples), so a full run of three recipes at three budgets adds about 2 CPU hours of scoring.
+Inception at one thread runs at 2.8-4.9 images/s on the 2-core KVM machine of BENCHMARKS.md (faster machines: ~14
+at two threads), i.e. 35-60 CPU minutes per 10,000 images: once for each real set (cached per machine) and once per
+stop for the samples. A full run of three recipes at three budgets adds about 6 CPU hours of scoring there.
 """
 
 from __future__ import annotations

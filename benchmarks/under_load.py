@@ -67,8 +67,10 @@ def records(out: Path) -> list[dict]:
     return [r for r in (json.loads(line) for line in path.read_text().splitlines() if line) if "images_per_s" in r]
 
 
-def measure(workload: Workload, threads: str, competitors: int, seconds: float, folder: Path) -> tuple[float, int]:
-    """(steps/s of the measured run, the thread count it used) beside `competitors` default trainings."""
+def measure(workload: Workload, threads: str, competitors: int, seconds: float, folder: Path, settle: float
+            ) -> tuple[float, int]:
+    """(steps/s of the measured run, the thread count it used) beside `competitors` default trainings, over
+    `seconds` that begin `settle` seconds after its first record (time for auto's load followers to switch)."""
     scratch = Path(tempfile.mkdtemp(dir=folder))  # a fresh folder: no earlier run's metrics to misread
     others = [start(workload, scratch / f"competitor-{i}", "default") for i in range(competitors)]
     try:
@@ -85,18 +87,22 @@ def measure(workload: Workload, threads: str, competitors: int, seconds: float, 
                 if time.time() > deadline or measured.poll() is not None:
                     raise RuntimeError(f"the measured run did not start logging ({workload.label})")
                 time.sleep(0.2)
+            time.sleep(settle)
+            skip = max(1, len(records(scratch / "measured")))
             time.sleep(seconds)
         finally:
             stop([measured])
     finally:
         stop(others)
-    window = records(scratch / "measured")[1:] or records(scratch / "measured")
+    window = records(scratch / "measured")[skip:] or records(scratch / "measured")[-1:]
     rate = statistics.fmean(r["images_per_s"] for r in window) / workload.batch
     return rate, int(window[-1].get("threads", 0))
 
 
-def table(names: list[str], settings: list[str], loads: list[int], seconds: float, repeats: int) -> None:
-    print(f"steps/s (mean of {repeats} x {seconds:.0f} s windows); in brackets: share of the same setting's idle "
+def table(names: list[str], settings: list[str], loads: list[int], seconds: float, repeats: int, settle: float
+          ) -> None:
+    print(f"steps/s (mean of {repeats} x {seconds:.0f} s windows, each {settle:.0f} s after the run's first "
+          "record); in brackets: share of the same setting's idle "
           "speed; auto's chosen thread count after the slash", flush=True)
     with tempfile.TemporaryDirectory() as folder:
         scratch = Path(folder)
@@ -108,7 +114,7 @@ def table(names: list[str], settings: list[str], loads: list[int], seconds: floa
                 for load in loads:
                     order = settings if repeat % 2 == 0 else settings[::-1]  # alternate, so drift spreads evenly
                     for setting in order:
-                        rate, threads = measure(workload, setting, load, seconds, scratch)
+                        rate, threads = measure(workload, setting, load, seconds, scratch, settle)
                         rates[setting, load] = rates.get((setting, load), 0.0) + rate / repeats
                         chosen[setting, load] = threads
             print(f"\n{workload.label}")
@@ -160,6 +166,9 @@ def main() -> None:
     parser.add_argument("--loads", default="0,1,2", help="how many competitors (comma list)")
     parser.add_argument("--seconds", type=float, default=40.0, help="measured window per cell")
     parser.add_argument("--repeats", type=int, default=2, help="windows per cell (alternating order)")
+    parser.add_argument("--settle", type=float, default=25.0,
+                        help="seconds after the measured run's first record before its window opens (auto's load "
+                             "followers switch after two looks 10 s apart)")
     parser.add_argument("--pair", action="store_true", help="time make run's training alone and two at once")
     parser.add_argument("--quick", action="store_true", help="one workload, short windows: a smoke test")
     args = parser.parse_args()
@@ -168,8 +177,9 @@ def main() -> None:
         return
     if args.quick:
         args.workloads, args.threads, args.loads, args.seconds, args.repeats = "grid", "auto", "0,1", 2.0, 1
+        args.settle = 0.0
     table(args.workloads.split(","), args.threads.split(","), [int(n) for n in args.loads.split(",")],
-          args.seconds, args.repeats)
+          args.seconds, args.repeats, args.settle)
 
 
 if __name__ == "__main__":
