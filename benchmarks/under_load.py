@@ -6,7 +6,7 @@ after its first record (start-up, data loading and warm-up left out), divided by
 competitors are started first and given time to reach their stride. `--pair` instead times `make run`'s
 training alone and then twice at once (two experiments side by side), start-up included.
 
-    python benchmarks/under_load.py                       # the table in BENCHMARKS.md (about 45 minutes)
+    python benchmarks/under_load.py                       # the full table (about 80 minutes)
     python benchmarks/under_load.py --workloads grid --seconds 20 --repeats 1
     python benchmarks/under_load.py --pair                # make run's training alone, then two at once
     python benchmarks/under_load.py --quick               # a smoke test
