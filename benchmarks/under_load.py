@@ -2,9 +2,10 @@
 same workload with default settings (started and stopped by this script), for 1 thread, 2 threads and auto.
 
 Each measured run is a `ganforge train` process; its speed is the mean of metrics.jsonl's images/s over a window
-after its first record (start-up, data loading and warm-up left out), divided by the batch size. The
-competitors are started first and given time to reach their stride. `--pair` instead times `make run`'s
-training alone and then twice at once (two experiments side by side), start-up included.
+that opens `--settle` seconds after its first record (start-up, data loading, warm-up and auto's switches left
+out), divided by the batch size. The competitors are started first and given time to reach their stride.
+`--pair` instead times `make run`'s training alone and then twice at once (two experiments side by side),
+start-up included.
 
     python benchmarks/under_load.py                       # the full table (about 80 minutes)
     python benchmarks/under_load.py --workloads grid --seconds 20 --repeats 1
@@ -172,6 +173,8 @@ def main() -> None:
     parser.add_argument("--pair", action="store_true", help="time make run's training alone and two at once")
     parser.add_argument("--quick", action="store_true", help="one workload, short windows: a smoke test")
     args = parser.parse_args()
+    if args.settle < 0 or args.seconds <= 0:
+        parser.error(f"--settle must be >= 0 and --seconds > 0 (got {args.settle} and {args.seconds})")
     if args.pair:
         pair(seconds_limit=4 * 3600)
         return
