@@ -197,8 +197,8 @@ def test_fashion_mnist_benchmark_scores_each_recipe_at_each_budget_beside_the_st
     out = run_quick("fashion_mnist.py")
     rows = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith("| ") and "---" not in line][1:]
     ours = [row for row in rows if not row[0].startswith(" Lucic")]
-    assert [row[0].split()[0] for row in ours] == ["recommended", "recommended", "DCGAN", "DCGAN", "WGAN-GP",
-                                                   "WGAN-GP"]
+    assert "note: recipe 'dcgan' trains the same settings as 'recommended'" in out  # trained once
+    assert [row[0].split()[0] for row in ours] == ["recommended", "recommended", "WGAN-GP", "WGAN-GP"]
     for row in ours:
         assert int(row[4]) >= 1 and float(row[3]) > 0  # steps and CPU s recorded per row
         assert math.isfinite(float(row[5])) and row[6].strip() == "skipped"  # classifier FID; no Inception in quick
@@ -215,8 +215,21 @@ def test_fashion_mnist_benchmark_budgets_its_stages_by_the_probes() -> None:
     assert module.stage_target(7200, 1850.0, 3600.0, 0.25) == 14200  # the overshoot comes off the next stage
     assert module.stage_target(10, 5.0, 2.0, 0.25) == 11  # past the budget already: one step more
     assert all("," not in name for name in module.RECIPES)  # --recipes splits on commas
-    assert module.RECIPES["recommended"]["model.family"] == "r3gan"
+    assert module.RECIPES["recommended"]["model.family"] == "dcgan"
     assert module.RECIPES["dcgan"]["data.source"] == "fashion-mnist"
+
+
+def test_fashion_mnist_benchmark_trains_a_recipe_that_repeats_another_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = load_benchmark("fashion_mnist")
+    assert module.distinct_recipes(["recommended", "dcgan", "wgan-gp"]) == (["recommended", "wgan-gp"],
+                                                                            {"dcgan": "recommended"})
+    assert module.distinct_recipes(["dcgan"]) == (["dcgan"], {})  # alone, a repeat is still run
+    # a setting that changes the weights makes a recipe distinct; cadence and evaluation keys do not
+    monkeypatch.setitem(module.RECIPES, "dcgan", {**module.RECIPES["dcgan"], "train.lr_d": 1e-4})
+    assert module.distinct_recipes(["recommended", "dcgan"]) == (["recommended", "dcgan"], {})
+    monkeypatch.setitem(module.RECIPES, "dcgan", {**module.RECIPES["recommended"], "train.eval_every": 500,
+                                                  "train.sample_every": 7, "train.steps": 5})
+    assert module.distinct_recipes(["recommended", "dcgan"]) == (["recommended"], {"dcgan": "recommended"})
 
 
 def test_fashion_mnist_benchmark_keeps_each_stops_generator_where_eval_can_score_it(tmp_path: Path) -> None:
