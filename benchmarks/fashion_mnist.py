@@ -108,10 +108,11 @@ def training_settings(name: str) -> Config:
 
 def distinct_recipes(names: list[str]) -> tuple[list[str], dict[str, str]]:
     """`names` less each recipe that trains the same settings as an earlier one, and {dropped: the one it repeats}."""
+    settings = {name: training_settings(name) for name in names}  # each recipe resolved once
     kept: list[str] = []
     repeats: dict[str, str] = {}
     for name in names:
-        same = next((earlier for earlier in kept if training_settings(earlier) == training_settings(name)), None)
+        same = next((earlier for earlier in kept if settings[earlier] == settings[name]), None)
         if same is None:
             kept.append(name)
         else:
