@@ -33,6 +33,11 @@ def srgan(tmp_path: Path, name: str = "run", **overrides: object) -> ganforge.Ru
     return ganforge.train({**SR, **tiny(**overrides)}, out=tmp_path / name)
 
 
+def resolve_and_build(overrides: dict[str, object]) -> None:
+    config = resolve(overrides)
+    FAMILIES["srgan"](config, load_data(config.data).spec)
+
+
 def weights(run_dir: Path, step: int, net: str) -> dict[str, torch.Tensor]:
     tensors = load_file(str(run_dir / "checkpoints" / f"step-{step:07d}" / "model.safetensors"))
     return {k: v for k, v in tensors.items() if k.startswith(f"nets.{net}.")}
@@ -135,6 +140,24 @@ def test_g_norm_none_drops_batchnorm_and_is_the_family_default_while_old_runs_re
     assert resumed.step == 3 and any("running_mean" in k for k in weights(tmp_path / "batch", 3, "generator"))
     with pytest.raises(ConfigError, match="model.g_norm 'none' does not apply to family 'dcgan'"):
         resolve({"data.source": "digits", "model.family": "dcgan", "model.g_norm": "none"})
+
+
+@pytest.mark.parametrize("norm", ["none", "spectral"])
+def test_d_norm_replaces_d_batchnorm_while_batch_stays_the_default(tmp_path: Path, norm: str) -> None:
+    discriminator = build_net("sr_discriminator", in_channels=3, width=4, halvings=2, norm=norm)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in discriminator.modules())
+    convs = [m for m in discriminator.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert all(c.bias is not None for c in convs)
+    assert all(hasattr(c, "parametrizations") == (norm == "spectral") for c in convs)
+    one, two = torch.rand(1, 3, 12, 12), torch.rand(1, 3, 12, 12)  # one image's score ignores the batch it is in
+    discriminator.eval()  # spectral norm's power iteration would move sigma between the two calls in train mode
+    torch.testing.assert_close(discriminator(torch.cat([one, two]))[:1], discriminator(one))
+    run = srgan(tmp_path, train__steps=3, train__pretrain_steps=1, model__d_norm=norm)
+    assert run.config.model.d_norm == norm and ganforge.resume(tmp_path / "run", train__steps=4).step == 4
+    assert srgan(tmp_path, "default", train__steps=1).config.model.d_norm == "batch"
+    with pytest.raises(ConfigError, match="model.d_norm 'layer' does not apply to family 'srgan'.*batch, none, "
+                                          "spectral"):
+        resolve_and_build({**SR, **tiny(model__d_norm="layer")})
 
 
 def test_pretraining_trains_g_alone_then_d_joins(tmp_path: Path) -> None:

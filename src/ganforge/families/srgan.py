@@ -33,7 +33,7 @@ from ganforge.errors import ConfigError
 from ganforge.families.base import Batch, Family, Phase, StepState
 from ganforge.losses import logit_verdicts
 from ganforge.nets import build_net
-from ganforge.nets.superres import MAX_SCALE, sr_halvings
+from ganforge.nets.superres import MAX_SCALE, SR_D_NORMS, sr_halvings
 
 DEFAULT_BLOCKS = 8  # residual blocks of G when model.g_blocks is 0 (the paper: 16)
 PAIRS_HINT = "train on downscaled pairs: --data.pairs downscale4 (or downscale2, downscale8)"
@@ -66,8 +66,11 @@ class SRGAN(Family):
             size = f"{source_shape[1]}x{source_shape[2]} px inputs for {spec.shape[1]}x{spec.shape[2]} px targets"
             raise ConfigError(f"family 'srgan' upscales by 2, 4 or 8, but data.pairs '{spec.pairs}' gives {size}; "
                               f"{PAIRS_HINT}, or use --family pix2pix for same-size translation")
-        self.require_own_nets("srresnet", "batch", "an SRResNet G and a strided conv D with batch norm, conditioned "
-                              "on the input image")
+        if model.d_norm not in SR_D_NORMS:
+            raise ConfigError(f"model.d_norm '{model.d_norm}' does not apply to family 'srgan'; its D takes "
+                              f"{', '.join(SR_D_NORMS)} (batch, the paper's, is the default)")
+        self.require_own_nets("srresnet", model.d_norm, "an SRResNet G and a strided conv D, conditioned on the "
+                              "input image")
         if model.discriminators > 1 or model.pack > 1 or train.unrolled_steps or train.augment != "none":
             raise ConfigError("family 'srgan' trains one D on single images: use --model.discriminators 1, "
                               "--model.pack 1, --train.unrolled_steps 0 and --train.augment none")
@@ -89,7 +92,7 @@ class SRGAN(Family):
                               # it to "none"): those runs' G had BatchNorm, and resume must rebuild it so
                               bicubic_skip=source_shape[0] == channels, batch_norm=model.g_norm != "none")
         discriminator = build_net("sr_discriminator", in_channels=channels, width=model.d_width,
-                                  halvings=sr_halvings(spec.shape[1]))
+                                  halvings=sr_halvings(spec.shape[1]), norm=model.d_norm)
         return {"generator": generator, "discriminator": discriminator}
 
     def phases(self) -> list[Phase]:

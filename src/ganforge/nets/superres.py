@@ -18,7 +18,10 @@ D (Figure 4, bottom): a 3x3 conv to 64 channels + LeakyReLU(0.2); then conv-BN-L
 and stride 1 while doubling the channels up to 512 (64 s2, 128 s1, 128 s2, 256 s1, 256 s2, 512 s1, 512 s2: four
 halvings on the paper's 96 px crops, fewer on small images); then, instead of the paper's dense layer over a fixed
 6x6x512 map, a global average pool, so that any image size works; a 1x1 conv to 1024 (the paper's dense 1024),
-LeakyReLU, and a 1x1 conv to one logit per image.
+LeakyReLU, and a 1x1 conv to one logit per image. `norm` replaces the blocks' BatchNorm: "none" (the convs keep their
+biases) or "spectral" (every conv spectrally normalised, Miyato et al. 2018). A BatchNorm D trained on batches of one
+crop normalises each image by its own statistics, and real and fake images in separate calls, so it cannot see a
+difference of contrast or noise level over the whole image; the other two see each image as it is.
 """
 
 from __future__ import annotations
@@ -28,7 +31,10 @@ import math
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ganforge.nets.layers import feature_norm, maybe_spectral
+
 MAX_SCALE = 8
+SR_D_NORMS = ("batch", "none", "spectral")  # D's normalisation (model.d_norm); batch is the paper's
 
 
 def sr_halvings(resolution: int) -> int:
@@ -104,20 +110,28 @@ class SRResNetGenerator(nn.Module):
 class SRDiscriminator(nn.Module):
     """D(image) -> one logit per image (real high, super-resolved low)."""
 
-    def __init__(self, in_channels: int, width: int = 64, halvings: int = 4) -> None:
+    def __init__(self, in_channels: int, width: int = 64, halvings: int = 4, norm: str = "batch") -> None:
         super().__init__()
         if halvings < 1 or width < 1:
             raise ValueError(f"halvings and width must be at least 1, got {halvings} and {width}")
-        layers: list[nn.Module] = [nn.Conv2d(in_channels, width, 3, padding=1), nn.LeakyReLU(0.2)]
+        if norm not in SR_D_NORMS:
+            raise ValueError(f"norm must be one of {', '.join(SR_D_NORMS)}, got '{norm}'")
+
+        def block(channels: int, out: int, stride: int) -> list[nn.Module]:
+            conv = nn.Conv2d(channels, out, 3, stride, 1, bias=norm != "batch")
+            return [maybe_spectral(conv, norm), feature_norm(norm, out, conv=True), nn.LeakyReLU(0.2)]
+
+        layers: list[nn.Module] = [maybe_spectral(nn.Conv2d(in_channels, width, 3, padding=1), norm),
+                                   nn.LeakyReLU(0.2)]
         channels = width
         for i in range(halvings):
             out = width * min(2**i, 8)
             if i > 0:  # the stride-1 block that doubles the channels
-                layers += [nn.Conv2d(channels, out, 3, 1, 1, bias=False), nn.BatchNorm2d(out), nn.LeakyReLU(0.2)]
-            layers += [nn.Conv2d(out, out, 3, 2, 1, bias=False), nn.BatchNorm2d(out), nn.LeakyReLU(0.2)]
+                layers += block(channels, out, 1)
+            layers += block(out, out, 2)
             channels = out
-        layers += [nn.AdaptiveAvgPool2d(1), nn.Conv2d(channels, 16 * width, 1), nn.LeakyReLU(0.2),
-                   nn.Conv2d(16 * width, 1, 1), nn.Flatten(0)]
+        layers += [nn.AdaptiveAvgPool2d(1), maybe_spectral(nn.Conv2d(channels, 16 * width, 1), norm),
+                   nn.LeakyReLU(0.2), maybe_spectral(nn.Conv2d(16 * width, 1, 1), norm), nn.Flatten(0)]
         self.net = nn.Sequential(*layers)
 
     def forward(self, image: Tensor) -> Tensor:
