@@ -9,9 +9,10 @@ in the standard Inception's features (the perception side of the perception-dist
 
 Models: bicubic is Pillow's bicubic upscale of the 24 px input. SRResNet is an srgan run of --steps steps with
 train.pretrain_steps = --steps (pixel MSE alone). SRGAN is that same run, copied and resumed for --gan-steps more
-steps: from step --steps on D trains and G's loss adds 1e-3 x the adversarial term (as Ledig et al. initialise
-SRGAN from SRResNet). Both share everything else (G of --blocks residual blocks, batch 16, Adam 1e-4). CPU s is
-the training's process CPU time, SRGAN's including that of the SRResNet it starts from.
+steps: from step --steps on D trains and G's loss adds --adversarial-weight (1e-3) x the adversarial term, Ledig et
+al.'s BCE or, with --adversarial-loss relativistic, ESRGAN's (as Ledig et al. initialise SRGAN from SRResNet).
+Both share everything else (G of --blocks residual blocks, batch 16, Adam 1e-4). CPU s is the training's process
+CPU time, SRGAN's including that of the SRResNet it starts from.
 
 For scale, Ledig et al. 2017 Table 2, Set5 x4: bicubic 28.43 dB / 0.8211, SRResNet 32.05 / 0.9019, SRGAN 29.40 /
 0.8472 (their SRGAN's content loss is VGG54 features; ours is pixel MSE, their "SRGAN-MSE"): compare gaps, not dB.
@@ -107,6 +108,13 @@ def main() -> None:
     parser.add_argument("--d-width", type=int, default=64, help="D's first channels")
     parser.add_argument("--g-norm", default="auto", choices=("auto", "none", "batch"),
                         help="model.g_norm: none (EDSR, the family's default) or batch (the paper's G)")
+    parser.add_argument("--d-norm", default="batch", choices=("batch", "none", "spectral"),
+                        help="model.d_norm: D's BatchNorm (the paper's), none, or spectral normalisation")
+    parser.add_argument("--adversarial-loss", default="bce", choices=("bce", "relativistic"),
+                        help="train.adversarial_loss of the SRGAN stage: bce (Ledig et al.) or relativistic "
+                             "(ESRGAN: each output against its own target)")
+    parser.add_argument("--adversarial-weight", type=float, default=1e-3,
+                        help="train.adversarial_weight of the SRGAN stage (Ledig et al.: 1e-3)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", default="auto", help="train.threads: auto or N")
@@ -133,7 +141,8 @@ def run(args: argparse.Namespace, root: Path, extra: dict[str, Any]) -> None:
     every = max(1, (args.steps + args.gan_steps) // 10)
     config = {"model.family": "srgan", "data.source": "photos", "data.split": "train", "data.pairs": "downscale4",
               "data.resolution": args.resolution, "model.g_blocks": args.blocks, "model.g_width": args.g_width,
-              "model.d_width": args.d_width, "model.g_norm": args.g_norm, "train.batch_size": args.batch_size,
+              "model.d_width": args.d_width, "model.g_norm": args.g_norm, "model.d_norm": args.d_norm,
+              "train.batch_size": args.batch_size,
               "train.seed": args.seed,
               "train.steps": args.steps, "train.pretrain_steps": args.steps, "train.threads": args.threads,
               "train.progress": False, "train.log_every": every, "train.sample_every": every,
@@ -141,7 +150,8 @@ def run(args: argparse.Namespace, root: Path, extra: dict[str, Any]) -> None:
     seconds = {"SRResNet": train(config, root / "srresnet")}
     shutil.copytree(root / "srresnet", root / "srgan")  # SRGAN starts from this SRResNet, as in the paper
     start = time.process_time()
-    ganforge.resume(root / "srgan", train__steps=args.steps + args.gan_steps)
+    ganforge.resume(root / "srgan", train__steps=args.steps + args.gan_steps,
+                    train__adversarial_loss=args.adversarial_loss, train__adversarial_weight=args.adversarial_weight)
     seconds["SRGAN"] = seconds["SRResNet"] + time.process_time() - start
 
     held_out = load_data(from_overrides({"data.source": "photos", "data.split": "test", "data.pairs": "downscale4",
@@ -157,7 +167,8 @@ def run(args: argparse.Namespace, root: Path, extra: dict[str, Any]) -> None:
 
     print(f"SR x4 on {len(held_out)} held-out {args.resolution} px crops of photos (china, hubble_deep_field); "
           f"PSNR / SSIM on Y, {BORDER} px border; G {args.blocks} blocks x {args.g_width} (g_norm {args.g_norm}), "
-          f"D width {args.d_width}, "
+          f"D width {args.d_width} (d_norm {args.d_norm}), SRGAN stage {args.adversarial_loss} at weight "
+          f"{args.adversarial_weight:g}, "
           f"batch {args.batch_size}, seed {args.seed}")
     print(f"FID and KID x 1000: standard Inception features of the {len(held_out)} outputs against the "
           f"{len(held_out)} original crops (few samples: FID carries a large bias; compare rows, not papers)")

@@ -19,6 +19,7 @@ from ganforge.config import from_overrides
 from ganforge.data import load_data
 from ganforge.errors import CheckpointError, ConfigError
 from ganforge.families import FAMILIES, Phase
+from ganforge.families.base import StepState
 from ganforge.nets import build_net
 from ganforge.recipes import resolve
 from ganforge.tiling import tiled
@@ -160,6 +161,15 @@ def test_d_norm_replaces_d_batchnorm_while_batch_stays_the_default(tmp_path: Pat
         resolve_and_build({**SR, **tiny(model__d_norm="layer")})
 
 
+def test_an_ema_of_a_g_without_batchnorm_is_what_the_run_exports(tmp_path: Path) -> None:
+    run = srgan(tmp_path, train__steps=3, train__pretrain_steps=1, train__ema=True)
+    checkpoint = load_file(str(tmp_path / "run" / "checkpoints" / "step-0000003" / "model.safetensors"))
+    exported = load_file(str(tmp_path / "run" / "generator.safetensors"))
+    assert all(torch.equal(exported[k], checkpoint[f"ema.{k}"]) for k in exported)
+    assert any(not torch.equal(exported[k], checkpoint[f"nets.generator.{k}"]) for k in exported)
+    assert run.upscale(torch.rand(1, 1, 5, 7)).shape == (1, 1, 10, 14)
+
+
 def test_pretraining_trains_g_alone_then_d_joins(tmp_path: Path) -> None:
     srgan(tmp_path, train__steps=5, train__pretrain_steps=3, train__checkpoint_every=1, train__keep_checkpoints=5,
           train__log_every=1)
@@ -202,16 +212,40 @@ def test_resume_across_the_stage_boundary_is_bit_exact(tmp_path: Path) -> None:
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_a_resume_may_change_the_adversarial_weight_and_equals_a_run_with_it_from_the_start(tmp_path: Path) -> None:
-    # One SRResNet pre-training, several SRGAN stages: the weight changes at the checkpoint ending pre-training.
-    srgan(tmp_path, "straight", train__steps=5, train__pretrain_steps=3, train__adversarial_weight=0.01)
+@pytest.mark.parametrize(("key", "default", "value"), [("adversarial_weight", 0.001, 0.01),
+                                                       ("adversarial_loss", "bce", "relativistic")])
+def test_a_resume_may_change_the_adversarial_stage_and_equals_a_run_with_it_from_the_start(
+        tmp_path: Path, key: str, default: object, value: object) -> None:
+    # One SRResNet pre-training, several SRGAN stages: the stage changes at the checkpoint ending pre-training.
+    srgan(tmp_path, "straight", train__steps=5, train__pretrain_steps=3, **{f"train__{key}": value})
     srgan(tmp_path, "staged", train__steps=3, train__pretrain_steps=3)
-    ganforge.resume(tmp_path / "staged", train__steps=5, train__adversarial_weight=0.01)
+    ganforge.resume(tmp_path / "staged", train__steps=5, **{f"train__{key}": value})
     a = load_file(str(tmp_path / "straight" / "checkpoints" / "step-0000005" / "model.safetensors"))
     b = load_file(str(tmp_path / "staged" / "checkpoints" / "step-0000005" / "model.safetensors"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     history = [json.loads(line) for line in (tmp_path / "staged" / "history.jsonl").read_text().splitlines()]
-    assert history[-1]["changed"]["train.adversarial_weight"] == {"from": 0.001, "to": 0.01}
+    assert history[-1]["changed"][f"train.{key}"] == {"from": default, "to": value}
+
+
+def test_the_relativistic_stage_scores_each_output_against_its_own_target() -> None:
+    config = resolve({**SR, **tiny(train__adversarial_loss="relativistic", model__d_norm="none")})
+    data = load_data(config.data)
+    family = FAMILIES["srgan"](config, data.spec)
+    batch = data.batch(torch.arange(6), torch.device("cpu"))
+    discriminator, generator = family.nets["discriminator"], family.nets["generator"]
+    with torch.no_grad():
+        real, fake = discriminator(batch["x"]), discriminator(generator(batch["source"]))
+    margin = real - fake  # pair i: target i against G's output for input i, the same content
+    d_out = family.discriminator_step(batch, StepState(step=3))
+    torch.testing.assert_close(d_out["loss"], torch.log1p(torch.exp(-margin)).mean())
+    assert d_out["accuracy"] == (margin > 0).float().mean()
+    torch.testing.assert_close(d_out["real"], torch.sigmoid(margin).mean())
+    g_out = family.generator_step(batch, StepState(step=3))
+    torch.testing.assert_close(g_out["adversarial"], torch.log1p(torch.exp(margin)).mean())
+    content = (generator(batch["source"]) - batch["x"]).pow(2).mean()
+    torch.testing.assert_close(g_out["loss"], content + config.train.adversarial_weight * g_out["adversarial"])
+    with pytest.raises(ConfigError, match="'train.adversarial_loss' \\('relativistic'\\).*family 'dcgan'.*'bce'"):
+        resolve({"data.source": "digits", "model.family": "dcgan", "train.adversarial_loss": "relativistic"})
 
 
 def test_upscale_writes_k_times_larger_images_alike_with_and_without_tiles(tmp_path: Path,
@@ -246,8 +280,8 @@ def test_bad_input_is_refused_in_one_line(tmp_path: Path, capsys: pytest.Capture
     one_line(train("no-pairs", "--data.pairs", "none"), capsys.readouterr().err, "--data.pairs downscale4")
     one_line(train("same-size", "--data.pairs", "noise0.3"), capsys.readouterr().err, "2, 4 or 8", "pix2pix")
     one_line(train("too-small"), capsys.readouterr().err, "downscale2")  # the default downscale4 on 8 px digits
-    one_line(train("ema", "--data.pairs", "downscale2", "--train.ema", "true"), capsys.readouterr().err,
-             "--train.ema false")
+    one_line(train("ema", "--data.pairs", "downscale2", "--train.ema", "true", "--model.g_norm", "batch"),
+             capsys.readouterr().err, "--train.ema false", "--model.g_norm none")
     one_line(train("arch", "--data.pairs", "downscale2", "--model.arch", "dcgan"), capsys.readouterr().err,
              "srresnet")
     assert not any((tmp_path / name).exists() for name in ("no-pairs", "same-size", "too-small", "ema", "arch"))

@@ -32,9 +32,9 @@ SCHEDULE_KEYS = ("train.steps", "train.lr_decay", "train.lr_decay_start", "train
 # The remedies a divergence message suggests, applied from the last good checkpoint (recorded in history.jsonl).
 REMEDY_KEYS = ("train.lr_g", "train.lr_d", "train.r1_gamma", "train.r2_gamma", "train.reg_every", "train.gp_weight",
                "train.n_critic")
-# Loss weights of a stage that starts at a step (srgan's adversarial stage after train.pretrain_steps): one
-# pre-trained SRResNet checkpoint serves several SRGAN runs with different weights.
-STAGE_KEYS = ("train.adversarial_weight",)
+# The losses of a stage that starts at a step (srgan's adversarial stage after train.pretrain_steps): one
+# pre-trained SRResNet checkpoint serves several SRGAN runs with different weights and losses.
+STAGE_KEYS = ("train.adversarial_weight", "train.adversarial_loss")
 RESUMABLE_KEYS = SCHEDULE_KEYS + REMEDY_KEYS + STAGE_KEYS
 
 

@@ -97,6 +97,8 @@ class TrainConfig:
                                      # that raises train.steps keeps it
     content_loss: str = "mse"        # srgan: mse | l1 pixel distance to the target (no pretrained VGG ships offline)
     adversarial_weight: float = 1e-3  # srgan: weight of G's adversarial term beside the content loss (Ledig: 1e-3)
+    adversarial_loss: str = "bce"    # srgan: bce (Ledig et al.) | relativistic (each output against its own target,
+                                     # as ESRGAN; docs/superres.md)
     cycle_weight: float = 10.0       # cyclegan: weight of the cycle-consistency L1 terms (Zhu et al. 2017: 10)
     identity_weight: float = 0.5     # cyclegan: weight of the identity L1 terms, times cycle_weight (Zhu et al.: 0.5)
     semantic_weight: float = 0.0     # cyclegan: CyCADA's semantic consistency (Hoffman et al. 2018): a classifier of
@@ -163,6 +165,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "train.lr_decay": ("none", "linear"),
     "train.augment": ("none", "diffaugment"),
     "train.content_loss": ("mse", "l1"),
+    "train.adversarial_loss": ("bce", "relativistic"),
     "train.precision": ("fp32", "bf16"),
 }
 
@@ -318,6 +321,10 @@ def validate(config: Config) -> None:
         raise ConfigError(f"config key 'train.semantic_weight' ({config.train.semantic_weight!r}) is CycleGAN's "
                           f"semantic-consistency term; family '{config.model.family}' has no translation to keep "
                           "consistent: use --family cyclegan, or leave it at 0")
+    if config.train.adversarial_loss != "bce" and config.model.family != "srgan":
+        raise ConfigError(f"config key 'train.adversarial_loss' ({config.train.adversarial_loss!r}) chooses the "
+                          f"loss of srgan's adversarial stage; family '{config.model.family}' has its own loss: use "
+                          "--family srgan, or leave it at 'bce'")
     if not 0.0 <= config.train.label_smoothing < 1.0:
         raise ConfigError(f"config key 'train.label_smoothing' got {config.train.label_smoothing!r}; "
                           "expected 0 <= s < 1")

@@ -84,3 +84,12 @@ def relativistic_discriminator(real: Tensor, fake: Tensor) -> Tensor:
 
 def relativistic_generator(fake: Tensor, real: Tensor) -> Tensor:
     return F.softplus(real - fake).mean()
+
+
+def relativistic_verdicts(real: Tensor, fake: Tensor) -> dict[str, Tensor]:
+    """What the log shows of a D whose scores are compared in pairs (real[i] with fake[i]): the probability it gives
+    each real sample of being the more real of its pair and the reverse, the share of pairs told apart (the real one
+    scored higher) and the share told apart with confidence (by more than CONFIDENT_LOGIT)."""
+    margin = real.detach().float() - fake.detach().float()
+    return {"real": torch.sigmoid(margin).mean(), "fake": torch.sigmoid(-margin).mean(),
+            "accuracy": (margin > 0).float().mean(), "confident": (margin > CONFIDENT_LOGIT).float().mean()}
