@@ -42,6 +42,8 @@ class DataConfig:
     target_box: int = 0              # unpaired domain B: fit its images into a centred box of this many px, black
                                      # around (MNIST's framing: 20 in 28), so both domains frame their content alike;
                                      # 0 = fill the frame (docs/cyclegan.md)
+    flips: bool = False              # paired data: show each training pair turned and mirrored at random, input and
+                                     # target alike (the eight symmetries of the square; EDSR's augmentation)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from ganforge.conditions import (
 )
 from ganforge.config import Config
 from ganforge.data import EpochSampler, ShardedSampler, TensorData
+from ganforge.data.dihedral import flip_pairs
 from ganforge.diagnostics import Diagnostics, diversity
 from ganforge.errors import (
     CheckpointError,
@@ -102,6 +103,10 @@ class Trainer:
                               f"true), which family '{family_class.name}' does not learn from; use --family "
                               "cyclegan for unpaired domains, or pair two folders by file name (pix2pix) with "
                               "--data.unpaired false")
+        if config.data.flips and not data.spec.source_shape:
+            raise ConfigError(f"data.flips turns each training pair's input and target alike, but '{data.spec.name}' "
+                              "gives no pairs; use --data.pairs (e.g. downscale4) or --data.target with paired "
+                              "folders, or leave data.flips false")
         # Same seed on every rank while building nets (identical replicas); then one stream per rank.
         seed_everything(train.seed)
         self.family: Family = family_class(config, data.spec)
@@ -261,6 +266,8 @@ class Trainer:
             if isinstance(self.sampler, ShardedSampler) else self.sampler.next_indices()
         indices_b = None if self.sampler_b is None else self.sampler_b.next_indices()
         batch = self.data.batch(indices, self.backend.device, indices_b)
+        if self.config.data.flips:
+            batch = flip_pairs(batch, self.config.train.seed, self.step)
         if self.labelled_sampler is not None:
             labelled = self.data.batch(self.labelled_indices[self.labelled_sampler.next_indices()], self.backend.device)
             batch["x_labelled"], batch["y_labelled"] = labelled["x"], labelled["y"]
