@@ -3,7 +3,8 @@ super-resolution or translation G each crop in eight orientations, input and tar
 
 Each sample of a batch gets one of the eight symmetries of the square (identity, three quarter turns, and each of
 those mirrored), drawn from a generator seeded by the run's seed and the step, so a resumed run draws what the
-uninterrupted run drew. Non-square images take only the four that keep their shape (identity and the mirrors)."""
+uninterrupted run drew. Non-square images take only the four that keep their shape (identity, half turn and their
+mirrors)."""
 
 from __future__ import annotations
 
