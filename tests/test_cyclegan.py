@@ -19,6 +19,7 @@ from ganforge.data import load_data
 from ganforge.data.domains import box_of
 from ganforge.errors import ConfigError
 from ganforge.evaluate_domains import domain_classifier, evaluate_domains
+from ganforge.families.base import StepState
 from ganforge.families.cyclegan import CycleGAN
 from ganforge.image_pool import ImagePool
 from ganforge.metrics import classifier as classifier_module
@@ -113,12 +114,15 @@ def test_g_halvings_zero_keeps_every_block_at_the_image_size(tmp_path: Path) -> 
     assert run.translate(torch.rand(2, 1, 13, 7), direction="b2a").shape == (2, 1, 13, 7)
 
 
-@pytest.mark.parametrize("semantic_weight", [0.0, 1.0])
-def test_resume_is_bit_exact_for_the_four_nets_their_optimisers_and_the_pools(tmp_path: Path,
-                                                                               semantic_weight: float) -> None:
+TERMS = {"plain": {}, "semantic": {"train__semantic_weight": 1.0},
+         "semantic each": {"train__semantic_weight": 1.0, "train__semantic_classifiers": "each"},
+         "domain labels": {"model__domain_labels": True}}
+
+
+@pytest.mark.parametrize("terms", list(TERMS))
+def test_resume_is_bit_exact_for_the_four_nets_their_optimisers_and_the_pools(tmp_path: Path, terms: str) -> None:
     # pool_size 4 < batch 8: the pools fill in the first step and draw from then on, so their RNG matters.
-    settings = {"train__pool_size": 4, "train__checkpoint_every": 4, "train__sample_every": 100,
-                "train__semantic_weight": semantic_weight}
+    settings = {"train__pool_size": 4, "train__checkpoint_every": 4, "train__sample_every": 100, **TERMS[terms]}
     cyclegan(tmp_path, "straight", train__steps=8, train__lr_decay_start=4, **settings)
     cyclegan(tmp_path, "staged", train__steps=4, train__lr_decay="none", **settings)
     ganforge.resume(tmp_path / "staged", train__steps=8, train__lr_decay="linear", train__lr_decay_start=4)
@@ -127,36 +131,85 @@ def test_resume_is_bit_exact_for_the_four_nets_their_optimisers_and_the_pools(tm
     assert {f"nets.{name}" for name in NETS} == {".".join(k.split(".")[:2]) for k in a if k.startswith("nets.")}
     assert {f"optim.{name}" for name in NETS} == {".".join(k.split(".")[:2]) for k in a if k.startswith("optim.")}
     assert a["family.pool_a.images"].shape[0] == 4 and "family.pool_b.rng" in a
-    assert ("family.semantic_a.head.weight" in a) == bool(semantic_weight)  # the classifier is checkpointed
+    # the classifiers of the semantic term are checkpointed: A's, and B's too with semantic_classifiers each
+    assert ("family.semantic_a.head.weight" in a) == terms.startswith("semantic")
+    assert ("family.semantic_b.head.weight" in a) == (terms == "semantic each")
+    # with domain labels each D takes the image and one plane per class (10 digits), and so do its pools
+    channels = 1 + (10 if terms == "domain labels" else 0)
+    assert a["nets.discriminator_b.net.0.weight"].shape[1] == channels == a["family.pool_b.images"].shape[1]
     assert a.keys() == b.keys() and [k for k in a if not torch.equal(a[k], b[k])] == []
     states = [json.loads((path / "state.json").read_text()) for path in checkpoints]
     assert states[0]["sampler_b"] == states[1]["sampler_b"] and states[0]["optimizers"] == states[1]["optimizers"]
 
 
-def test_semantic_term_is_the_cross_entropy_of_a_frozen_classifier_of_a_read_on_both_translations(
-        tmp_path: Path) -> None:
-    run = cyclegan(tmp_path, train__steps=2, train__semantic_weight=0.5)
-    assert all("G/semantic" in r for r in run.metrics() if "G/cycle" in r)
-    family_state = {k.removeprefix("family."): v for k, v in
-                    load_file(str(tmp_path / "run" / "checkpoints" / "step-0000002" / "model.safetensors")).items()
-                    if k.startswith("family.")}
+def checkpointed_family(run: ganforge.Run, tmp_path: Path, step: int) -> tuple[CycleGAN, dict[str, torch.Tensor]]:
+    """The run's family with its checkpointed state loaded as a resume loads it, and that state."""
+    path = tmp_path / "run" / "checkpoints" / f"step-{step:07d}" / "model.safetensors"
+    everything = load_file(str(path))
     family = CycleGAN(run.config, load_data(run.config.data).spec)
-    family.load_state_tensors(family_state)  # as a resume loads f: frozen, in eval mode
-    classifier = DigitClassifier(1, 8, 10)
-    classifier.load_state_dict({k.removeprefix("semantic_a."): v for k, v in family_state.items()
-                                if k.startswith("semantic_a.")})
-    classifier.eval()
+    family.load_state_tensors({k.removeprefix("family."): v for k, v in everything.items() if k.startswith("family.")})
+    for name, net in family.nets.items():
+        net.load_state_dict({k.removeprefix(f"nets.{name}."): v for k, v in everything.items()
+                             if k.startswith(f"nets.{name}.")})
+    return family, everything
+
+
+@pytest.mark.parametrize("classifiers", ["a", "each"])
+def test_semantic_term_is_the_cross_entropy_of_frozen_source_domain_classifiers_on_both_translations(
+        tmp_path: Path, classifiers: str) -> None:
+    run = cyclegan(tmp_path, train__steps=2, train__semantic_weight=0.5, train__semantic_classifiers=classifiers)
+    assert all("G/semantic" in r for r in run.metrics() if "G/cycle" in r)
+    family, everything = checkpointed_family(run, tmp_path, 2)
+
+    def classifier_of(domain: str) -> DigitClassifier:
+        net = DigitClassifier(1, 8, 10)
+        net.load_state_dict({k.removeprefix(f"family.semantic_{domain}."): v for k, v in everything.items()
+                             if k.startswith(f"family.semantic_{domain}.")})
+        return net.eval()
+
+    # a2b is read by A's classifier; b2a by A's too (CyCADA) or by B's own (each)
+    readers = (classifier_of("a"), classifier_of("b" if classifiers == "each" else "a"))
+    if classifiers == "each":
+        assert not torch.equal(readers[0].head.weight, readers[1].head.weight)  # two nets, trained apart
     a, b, fake_b, fake_a = (torch.rand(5, 1, 8, 8) * 2 - 1 for _ in range(4))
     fake_b.requires_grad_(True)
+    fake_a.requires_grad_(True)
     loss = family.semantic_loss(a, b, fake_b, fake_a)
     with torch.no_grad():  # written out: -log softmax of f on the translation, at f's reading of the source
-        expected = sum(-torch.log_softmax(classifier((fake + 1) / 2), 1)
-                       .gather(1, classifier((source + 1) / 2).argmax(1, keepdim=True)).mean()
-                       for source, fake in ((a, fake_b), (b, fake_a)))
+        expected = sum(-torch.log_softmax(reader((fake + 1) / 2), 1)
+                       .gather(1, reader((source + 1) / 2).argmax(1, keepdim=True)).mean()
+                       for reader, source, fake in zip(readers, (a, b), (fake_b, fake_a), strict=True))
     assert float(loss.detach()) == pytest.approx(float(expected), rel=1e-6)
     loss.backward()
     assert fake_b.grad is not None and float(fake_b.grad.abs().sum()) > 0  # G learns through f
-    assert all(parameter.grad is None for parameter in family.classifier_a.parameters())  # f stays frozen
+    assert fake_a.grad is not None and float(fake_a.grad.abs().sum()) > 0
+    assert all(parameter.grad is None for net in family.classifiers.values()
+               for parameter in net.parameters())  # the classifiers stay frozen
+
+
+def test_domain_labels_show_each_d_a_translation_with_its_source_images_class(tmp_path: Path) -> None:
+    run = cyclegan(tmp_path, train__steps=2, model__domain_labels=True)
+    family, _ = checkpointed_family(run, tmp_path, 2)
+    data = load_data(run.config.data)
+    batch = data.batch(torch.arange(4), torch.device("cpu"), torch.arange(4, 8))
+    assert batch["y"].tolist() != batch["y_b"].tolist()  # the two domains' labels differ: a swap would show
+    with torch.no_grad():
+        out = family.generator_step(batch, StepState(step=2))
+        fake_b, fake_a = family.nets["generator"](batch["x"]), family.nets["generator_ba"](batch["x_b"])
+
+        def planes(labels: torch.Tensor) -> torch.Tensor:  # written out: plane k is 1 where the label is k
+            grid = torch.zeros(len(labels), 10, 8, 8)
+            for row, label in enumerate(labels.tolist()):
+                grid[row, label] = 1.0
+            return grid
+
+        expected = ((family.nets["discriminator_b"](torch.cat([fake_b, planes(batch["y"])], 1)) - 1).pow(2).mean()
+                    + (family.nets["discriminator_a"](torch.cat([fake_a, planes(batch["y_b"])], 1)) - 1).pow(2).mean())
+        swapped = ((family.nets["discriminator_b"](torch.cat([fake_b, planes(batch["y_b"])], 1)) - 1).pow(2).mean()
+                   + (family.nets["discriminator_a"](torch.cat([fake_a, planes(batch["y"])], 1)) - 1).pow(2).mean())
+    assert float(out["adversarial"]) == pytest.approx(float(expected), rel=1e-5)
+    assert float(out["adversarial"]) != pytest.approx(float(swapped), rel=1e-5)
+    assert run.translate(torch.rand(2, 1, 8, 8)).shape == (2, 1, 8, 8)  # G takes no label: translate as ever
 
 
 def reference_pool(size: int, seed: int, batches: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -276,6 +329,18 @@ def test_bad_input_is_refused_in_one_line(trained: ganforge.Run, tmp_path: Path,
          "train.semantic_weight", "'faces' has no labels"),
         (["--family", "cyclegan", "--data", "digits", "--data.target", "mnist", "--train.semantic_weight", "-1"],
          "train.semantic_weight", "-1"),
+        (["--family", "cyclegan", "--data", "digits", "--data.target", "faces", "--train.semantic_weight", "1",
+          "--train.semantic_classifiers", "each"], "domain B", "'faces' has no labels", "semantic_classifiers a"),
+        (["--family", "cyclegan", "--data", "digits", "--data.target", "mnist", "--train.semantic_classifiers",
+          "each"], "train.semantic_classifiers", "semantic_weight"),
+        (["--family", "cyclegan", "--data", "digits", "--data.target", "mnist", "--train.semantic_classifiers",
+          "both"], "train.semantic_classifiers", "'both'", "a, each"),
+        (["--family", "dcgan", "--data", "digits", "--model.domain_labels", "true"], "model.domain_labels",
+         "--family cyclegan"),
+        (["--family", "cyclegan", "--data", "digits", "--data.target", "faces", "--model.domain_labels", "true"],
+         "model.domain_labels", "domain B ('faces') has no labels"),
+        (["--family", "cyclegan", "--data", "faces", "--data.target", "digits", "--model.domain_labels", "true"],
+         "model.domain_labels", "'faces' has no labels"),
     ]
     for options, *fragments in cases:
         code = main(["train", *options, "--out", str(tmp_path / "refused"), *args])

@@ -56,6 +56,8 @@ class ModelConfig:
     g_width: int = 64                # conv nets: base channels of G
     g_blocks: int = 0                # residual blocks of G (srgan, cyclegan); 0 = the family's (srgan 8, the paper's
                                      # 16; cyclegan 6, the paper's at 128 px)
+    domain_labels: bool = False      # cyclegan: each D sees every image with its class as one-hot planes (a real
+                                     # image with its label, a translation with its source's): both domains labelled
     g_halvings: int = 2              # cyclegan's ResNet G: stride-2 halvings before its blocks (the paper's 2; 0-4).
                                      # 0 keeps every block at the image's size (no bottleneck; docs/cyclegan.md)
     d_width: int = 64                # conv nets: base channels of D
@@ -106,6 +108,8 @@ class TrainConfig:
     semantic_weight: float = 0.0     # cyclegan: CyCADA's semantic consistency (Hoffman et al. 2018): a classifier of
                                      # domain A's labels must read each translation as it reads the image translated;
                                      # 0 = off (the paper's CycleGAN)
+    semantic_classifiers: str = "a"  # cyclegan: a (CyCADA: one classifier of A reads both directions) | each (each
+                                     # direction read by its source domain's classifier, on that domain's labels)
     pool_size: int = 50              # cyclegan: generated images kept per D, shown in place of new ones half the time
                                      # (Shrivastava et al. 2017; Zhu et al.: 50); 0 = no pool
     class_loss_on_fakes: bool = False  # AC-GAN: D's class head also learns G's samples, as Odena et al. Off: such
@@ -168,6 +172,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "train.augment": ("none", "diffaugment"),
     "train.content_loss": ("mse", "l1"),
     "train.adversarial_loss": ("bce", "relativistic"),
+    "train.semantic_classifiers": ("a", "each"),
     "train.precision": ("fp32", "bf16"),
 }
 
@@ -323,6 +328,13 @@ def validate(config: Config) -> None:
         raise ConfigError(f"config key 'train.semantic_weight' ({config.train.semantic_weight!r}) is CycleGAN's "
                           f"semantic-consistency term; family '{config.model.family}' has no translation to keep "
                           "consistent: use --family cyclegan, or leave it at 0")
+    if config.model.domain_labels and config.model.family != "cyclegan":
+        raise ConfigError("config key 'model.domain_labels' (true) shows CycleGAN's two D's each image's class; family "
+                          f"'{config.model.family}' has no two domains: use --family cyclegan, or leave it at false")
+    if config.train.semantic_classifiers != "a" and not config.train.semantic_weight:
+        raise ConfigError(f"config key 'train.semantic_classifiers' ({config.train.semantic_classifiers!r}) chooses "
+                          "the classifiers of CycleGAN's semantic term, which is off: set --train.semantic_weight "
+                          "(e.g. 1.0), or leave it at 'a'")
     if config.train.adversarial_loss != "bce" and config.model.family != "srgan":
         raise ConfigError(f"config key 'train.adversarial_loss' ({config.train.adversarial_loss!r}) chooses the "
                           f"loss of srgan's adversarial stage; family '{config.model.family}' has its own loss: use "

@@ -14,7 +14,14 @@ f of domain A, trained once at the start on the run's own labelled A images (gan
 recipe, a separate net from the evaluation's classifier: its own seed, 10 epochs), then frozen, must read each
 translation as it reads the image translated:
     + w [CE(f(G(a)), argmax f(a)) + CE(f(F(b)), argmax f(b))]
-B's labels are never used. f is checkpointed with the pools, so a resume does not retrain it.
+B's labels are never used. With train.semantic_classifiers each, each direction is read by its own source
+domain's classifier instead (f_A on G(a), f_B on F(b), each trained on its domain's labels; both must be labelled):
+    + w [CE(f_A(G(a)), argmax f_A(a)) + CE(f_B(F(b)), argmax f_B(b))]
+The classifiers are checkpointed with the pools, so a resume does not retrain them.
+With model.domain_labels true (both domains labelled), each D also sees each image's class as one-hot planes
+beside it: a real image with its own label, a translation with its source image's label (G(a) with a's, F(b) with
+b's), so D_B asks whether G(a) looks like B's images *of a's class* (a class-conditional CycleGAN; both domains'
+labels are used, unlike CyCADA's term).
 The two D's share one phase and so do G and F (each D's loss reaches only that D, so summing them changes no
 gradient; G and F must learn together, as the cycle ties them). Each D sees, half the time once its pool is full,
 one of the last train.pool_size (50) fakes instead of a new one (image_pool.py). The identity terms need G to take
@@ -53,7 +60,7 @@ POOL_SEEDS = {"a": 7_919, "b": 7_927}  # added to train.seed: each pool draws fr
 # of its 30 epochs, seeded from train.seed + SEMANTIC_SEED (the evaluation's classifiers are other nets: seed 0).
 SEMANTIC_SEED = 7_933
 SEMANTIC_EPOCHS = 10
-SEMANTIC_PREFIX = "semantic_a."
+SEMANTIC_PREFIX = "semantic_"  # + the domain's letter and '.': the checkpoint keys of each classifier
 
 
 class CycleGAN(Family):
@@ -73,37 +80,82 @@ class CycleGAN(Family):
         super().__init__(config, spec)
         seed, size = config.train.seed, config.train.pool_size
         self.pools = {domain: ImagePool(size, seed + offset) for domain, offset in POOL_SEEDS.items()}
-        self.labelled_a: tuple[Tensor, Tensor] | None = None  # A's images (uint8) and labels, for the semantic term
-        self.classifier_a: DigitClassifier | None = None      # trained on them at the first G step (or loaded)
+        # each classified domain's images (uint8) and labels, for the semantic term, then its classifier: trained
+        # on them at the first G step (or loaded from a checkpoint)
+        self.labelled: dict[str, tuple[Tensor, Tensor]] = {}
+        self.classifiers: dict[str, DigitClassifier] = {}
+
+    def semantic_domains(self) -> tuple[str, ...]:
+        """The domains whose classifiers the semantic term uses: A alone (CyCADA), or A and B (each)."""
+        return ("a", "b") if self.config.train.semantic_classifiers == "each" else ("a",)
+
+    def label_planes(self) -> int:
+        """model.domain_labels: the classes, one plane each, that D sees beside an image."""
+        classes = self.spec.num_classes
+        if not classes:
+            raise ConfigError(f"model.domain_labels shows each D the images' classes, but data.source "
+                              f"'{self.config.data.source}' has no labels; use two labelled domains (e.g. --data "
+                              "mnist --data.target digits) or leave it at false")
+        return classes
 
     def use_data(self, data: TensorData) -> None:
+        if self.config.model.domain_labels:
+            self._check_domain_labels(data)
         if not self.config.train.semantic_weight:
             return
-        if data.y is None or bool((data.y < 0).any()):
-            raise ConfigError(f"train.semantic_weight trains a classifier of domain A on its labels, but data.source "
-                              f"'{self.config.data.source}' has {'no' if data.y is None else 'hidden'} labels; use a "
-                              "labelled domain A (e.g. mnist, digits, fashion-mnist) or leave it at 0")
-        self.labelled_a = (data.x, data.y)
+        for domain in self.semantic_domains():
+            source = data if domain == "a" else data.domain_b
+            name = self.config.data.source if domain == "a" else self.config.data.target
+            if source is None or source.y is None or bool((source.y < 0).any()):
+                which = "data.source" if domain == "a" else "data.target"
+                has = "no" if source is None or source.y is None else "hidden"
+                fix = "use a labelled domain A (e.g. mnist, digits, fashion-mnist) or leave it at 0" if domain == "a" \
+                    else "use a labelled domain B too, or --train.semantic_classifiers a (A's classifier reads both)"
+                raise ConfigError(f"train.semantic_weight trains a classifier of domain {domain.upper()} on its labels "
+                                  f"(train.semantic_classifiers {self.config.train.semantic_classifiers}), but "
+                                  f"{which} '{name}' has {has} labels; {fix}")
+            self.labelled[domain] = (source.x, source.y)
 
-    def semantic_classifier(self, device: torch.device) -> DigitClassifier:
-        """f: domain A's classifier, trained once on the run's A images and labels (one thread), then frozen."""
-        if self.classifier_a is None:
-            assert self.labelled_a is not None, "use_data() comes before the first step"
-            x, y = self.labelled_a
+    def _check_domain_labels(self, data: TensorData) -> None:
+        classes = self.label_planes()
+        for letter, name, domain in (("A", self.config.data.source, data), ("B", self.config.data.target,
+                                                                           data.domain_b)):
+            labels = None if domain is None else domain.y
+            if labels is None or bool((labels < 0).any()) or int(labels.max()) >= classes:
+                problem = "no labels" if labels is None else "hidden labels" if bool((labels < 0).any()) else \
+                    f"labels up to {int(labels.max())}, beyond A's {classes} classes"
+                raise ConfigError(f"model.domain_labels shows each D the images' classes, but domain {letter} "
+                                  f"('{name}') has {problem}; use two domains labelled with the same classes (e.g. "
+                                  "--data mnist --data.target digits) or leave it at false")
+
+    def labelled_images(self, images: Tensor, labels: Tensor | None) -> Tensor:
+        """model.domain_labels: the images with their classes as one-hot planes (1 on the class's plane, 0 else)
+        joined along the channels; the images alone otherwise."""
+        if not self.config.model.domain_labels:
+            return images
+        assert labels is not None, "use_data() checked that both domains are labelled"
+        planes = nn.functional.one_hot(labels.long(), self.label_planes()).to(images.dtype)
+        return torch.cat([images, planes[:, :, None, None].expand(-1, -1, *images.shape[-2:])], dim=1)
+
+    def semantic_classifier(self, domain: str, device: torch.device) -> DigitClassifier:
+        """f of one domain, trained once on the run's images and labels of that domain (one thread), then frozen."""
+        if domain not in self.classifiers:
+            assert domain in self.labelled, "use_data() comes before the first step"
+            x, y = self.labelled[domain]
             images, labels = x.cpu().float() / 255.0, y.cpu()
-            recipe = ClassifierRecipe(epochs=SEMANTIC_EPOCHS, seed=self.config.train.seed + SEMANTIC_SEED,
+            seed = self.config.train.seed + SEMANTIC_SEED + (0 if domain == "a" else 1)
+            recipe = ClassifierRecipe(epochs=SEMANTIC_EPOCHS, seed=seed,
                                       batch_size=min(ClassifierRecipe.batch_size, len(labels)))
             with torch.random.fork_rng(devices=[]):  # init and dropout draw from the global RNG: keep training's
                 torch.manual_seed(recipe.seed)
                 net = self._new_classifier(int(labels.max()) + 1)
                 fit_classifier(net, images, labels, recipe, torch.Generator().manual_seed(recipe.seed))
-            self.classifier_a = net.eval().requires_grad_(False)
-        return self.classifier_a.to(device)
+            self.classifiers[domain] = net.eval().requires_grad_(False)
+        return self.classifiers[domain].to(device)
 
     def _new_classifier(self, classes: int) -> DigitClassifier:
         channels, resolution = self.spec.shape[0], self.spec.shape[1]
         return DigitClassifier(channels, resolution, classes)
-
 
     @classmethod
     def derived_defaults(cls, merged: dict[str, Any]) -> dict[str, Any]:
@@ -145,7 +197,8 @@ class CycleGAN(Family):
         nets = {name: build_net("resnet_translator", in_channels=channels, out_channels=channels,
                                 width=model.g_width, blocks=blocks, halvings=model.g_halvings)
                 for name in ("generator", "generator_ba")}
-        nets.update({name: build_net("patch_discriminator", in_channels=channels, layers=patch_layers(resolution),
+        d_channels = channels + (self.label_planes() if model.domain_labels else 0)
+        nets.update({name: build_net("patch_discriminator", in_channels=d_channels, layers=patch_layers(resolution),
                                      width=model.d_width) for name in ("discriminator_a", "discriminator_b")})
         for net in nets.values():
             init_normal_(net)
@@ -176,7 +229,10 @@ class CycleGAN(Family):
         fake_b, fake_a = self.translations(batch, state)
         out: dict[str, Tensor] = {"loss": torch.zeros((), device=fake_b.device)}
         verdicts: list[dict[str, Tensor]] = []
-        for domain, real, fake in (("a", batch["x"], fake_a), ("b", batch["x_b"], fake_b)):
+        shown = self.labelled_images
+        labels_a, labels_b = batch.get("y"), batch.get("y_b")
+        for domain, real, fake in (("a", shown(batch["x"], labels_a), shown(fake_a, labels_b)),
+                                   ("b", shown(batch["x_b"], labels_b), shown(fake_b, labels_a))):
             discriminator = self.nets[f"discriminator_{domain}"]
             real_scores, fake_scores = discriminator(real), discriminator(self.pools[domain].query(fake))
             loss = losses.least_squares_discriminator(real_scores, fake_scores)
@@ -193,8 +249,10 @@ class CycleGAN(Family):
         state.cache.pop("fakes")
         a, b, train = batch["x"], batch["x_b"], self.config.train
         to_b, to_a = self.nets["generator"], self.nets["generator_ba"]
-        adversarial = ((self.nets["discriminator_b"](fake_b) - 1).pow(2).mean()  # MSE to 1, as the paper's code
-                       + (self.nets["discriminator_a"](fake_a) - 1).pow(2).mean())
+        labels_a, labels_b = batch.get("y"), batch.get("y_b")
+        shown = self.labelled_images  # MSE of each D's verdict on the translations to 1, as the paper's code
+        adversarial = ((self.nets["discriminator_b"](shown(fake_b, labels_a)) - 1).pow(2).mean()
+                       + (self.nets["discriminator_a"](shown(fake_a, labels_b)) - 1).pow(2).mean())
         cycle = (to_a(fake_b) - a).abs().mean() + (to_b(fake_a) - b).abs().mean()
         loss = adversarial + train.cycle_weight * cycle
         out = {"adversarial": adversarial.detach(), "cycle": cycle.detach()}
@@ -209,12 +267,15 @@ class CycleGAN(Family):
         return {"loss": loss, **out}
 
     def semantic_loss(self, a: Tensor, b: Tensor, fake_b: Tensor, fake_a: Tensor) -> Tensor:
-        """CE(f(G(a)), argmax f(a)) + CE(f(F(b)), argmax f(b)), images in [-1, 1] (f takes [0, 1])."""
-        classifier = self.semantic_classifier(a.device)
-        with torch.no_grad():
-            read_a, read_b = classifier((a + 1) / 2).argmax(1), classifier((b + 1) / 2).argmax(1)
-        return (nn.functional.cross_entropy(classifier((fake_b + 1) / 2), read_a)
-                + nn.functional.cross_entropy(classifier((fake_a + 1) / 2), read_b))
+        """CE(f(G(a)), argmax f(a)) + CE(f'(F(b)), argmax f'(b)), f = f' = A's classifier, or f' = B's with
+        semantic_classifiers each; images in [-1, 1] (the classifiers take [0, 1])."""
+        total = torch.zeros((), device=a.device)
+        for source, translated, domain in ((a, fake_b, "a"), (b, fake_a, self.semantic_domains()[-1])):
+            classifier = self.semantic_classifier(domain, a.device)
+            with torch.no_grad():
+                read = classifier((source + 1) / 2).argmax(1)
+            total = total + nn.functional.cross_entropy(classifier((translated + 1) / 2), read)
+        return total
 
     # -- sample grids, export, checkpointed state -----------------------------------------------------------
     def grid_columns(self, generator: nn.Module, fixed: Batch) -> list[Tensor]:
@@ -238,17 +299,21 @@ class CycleGAN(Family):
     def state_tensors(self) -> dict[str, Tensor]:
         out = {f"pool_{domain}.{key}": value for domain, pool in self.pools.items()
                for key, value in pool.state_tensors().items()}
-        if self.classifier_a is not None:
-            out.update({SEMANTIC_PREFIX + key: value.detach().cpu()
-                        for key, value in self.classifier_a.state_dict().items()})
+        for domain, classifier in self.classifiers.items():
+            out.update({f"{SEMANTIC_PREFIX}{domain}.{key}": value.detach().cpu()
+                        for key, value in classifier.state_dict().items()})
         return out
 
     def load_state_tensors(self, tensors: dict[str, Tensor]) -> None:
         for domain, pool in self.pools.items():
             prefix = f"pool_{domain}."
             pool.load_state_tensors({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
-        weights = {k[len(SEMANTIC_PREFIX):]: v for k, v in tensors.items() if k.startswith(SEMANTIC_PREFIX)}
-        if weights and self.config.train.semantic_weight:
-            net = self._new_classifier(int(weights["head.weight"].shape[0]))
-            net.load_state_dict(weights)
-            self.classifier_a = net.eval().requires_grad_(False)
+        if not self.config.train.semantic_weight:
+            return
+        for domain in self.semantic_domains():
+            prefix = f"{SEMANTIC_PREFIX}{domain}."
+            weights = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+            if weights:
+                net = self._new_classifier(int(weights["head.weight"].shape[0]))
+                net.load_state_dict(weights)
+                self.classifiers[domain] = net.eval().requires_grad_(False)
