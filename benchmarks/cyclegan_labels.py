@@ -23,7 +23,7 @@ from torch import Tensor
 
 import ganforge
 from ganforge.data import TensorData, load_data
-from ganforge.data.domains import box_of
+from ganforge.evaluate_domains import in_target_form
 from ganforge.metrics.features import as_uint8
 from ganforge.run import DIRECTIONS
 
@@ -50,8 +50,7 @@ def main() -> None:
     assert train.domain_b is not None and test.domain_b is not None, "the runs must be two-domain (CycleGAN) runs"
     trained, held_out = {"a": train, "b": train.domain_b}, {"a": test, "b": test.domain_b}
     box = data.target_box
-    form: dict[str, Callable[[Tensor], Tensor]] = {
-        "a": lambda images: images, "b": (lambda images: box_of(images, box)) if box else (lambda images: images)}
+    form: dict[str, Callable[[Tensor], Tensor]] = {letter: in_target_form(data, letter) for letter in "ab"}
     readers: dict[str, SVC] = {}
     for letter in "ab":
         reader = SVC(kernel="rbf", C=10.0, gamma="scale")
