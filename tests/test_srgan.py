@@ -21,6 +21,7 @@ from ganforge.errors import CheckpointError, ConfigError
 from ganforge.families import FAMILIES, Phase
 from ganforge.families.base import StepState
 from ganforge.nets import build_net
+from ganforge.nets.superres import sr_halvings
 from ganforge.recipes import resolve
 from ganforge.tiling import tiled
 from ganforge.train.trainer import seed_everything
@@ -213,7 +214,8 @@ def test_resume_across_the_stage_boundary_is_bit_exact(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("key", "default", "value"), [("adversarial_weight", 0.001, 0.01),
-                                                       ("adversarial_loss", "bce", "relativistic")])
+                                                       ("adversarial_loss", "bce", "relativistic"),
+                                                       ("feature_matching_weight", 0.0, 1.0)])
 def test_a_resume_may_change_the_adversarial_stage_and_equals_a_run_with_it_from_the_start(
         tmp_path: Path, key: str, default: object, value: object) -> None:
     # One SRResNet pre-training, several SRGAN stages: the stage changes at the checkpoint ending pre-training.
@@ -246,6 +248,34 @@ def test_the_relativistic_stage_scores_each_output_against_its_own_target() -> N
     torch.testing.assert_close(g_out["loss"], content + config.train.adversarial_weight * g_out["adversarial"])
     with pytest.raises(ConfigError, match="'train.adversarial_loss' \\('relativistic'\\).*family 'dcgan'.*'bce'"):
         resolve({"data.source": "digits", "model.family": "dcgan", "train.adversarial_loss": "relativistic"})
+
+
+@pytest.mark.parametrize("adversarial_loss", ["bce", "relativistic"])
+def test_feature_matching_adds_the_l1_distance_of_d_maps_of_each_output_and_its_target(adversarial_loss: str) -> None:
+    config = resolve({**SR, **tiny(train__adversarial_loss=adversarial_loss, train__feature_matching_weight=0.5,
+                                   model__d_norm="none")})
+    data = load_data(config.data)
+    family = FAMILIES["srgan"](config, data.spec)
+    batch = data.batch(torch.arange(6), torch.device("cpu"))
+    discriminator, generator = family.nets["discriminator"], family.nets["generator"]
+    fake = generator(batch["source"])
+    maps_fake, maps_real, image, target = [], [], fake.detach(), batch["x"]
+    for layer in discriminator.net:  # written out: every LeakyReLU's output up to the global pool
+        if isinstance(layer, torch.nn.AdaptiveAvgPool2d):
+            break
+        image, target = layer(image), layer(target)
+        if isinstance(layer, torch.nn.LeakyReLU):
+            maps_fake.append(image)
+            maps_real.append(target)
+    assert len(maps_fake) == 2 * sr_halvings(data.spec.shape[1])  # the first conv's, then two per halving but one
+    expected = torch.stack([(f - r).abs().mean() for f, r in zip(maps_fake, maps_real, strict=True)]).mean()
+    g_out = family.generator_step(batch, StepState(step=3))
+    torch.testing.assert_close(g_out["matching"], expected)
+    content = (fake - batch["x"]).pow(2).mean()
+    torch.testing.assert_close(g_out["loss"], content + config.train.adversarial_weight * g_out["adversarial"]
+                               + 0.5 * expected)
+    with pytest.raises(ConfigError, match="'train.feature_matching_weight' \\(1.0\\).*family 'dcgan'.*0"):
+        resolve({"data.source": "digits", "model.family": "dcgan", "train.feature_matching_weight": 1.0})
 
 
 def test_upscale_writes_k_times_larger_images_alike_with_and_without_tiles(tmp_path: Path,

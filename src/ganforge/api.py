@@ -34,7 +34,7 @@ REMEDY_KEYS = ("train.lr_g", "train.lr_d", "train.r1_gamma", "train.r2_gamma", "
                "train.n_critic")
 # The losses of a stage that starts at a step (srgan's adversarial stage after train.pretrain_steps): one
 # pre-trained SRResNet checkpoint serves several SRGAN runs with different weights and losses.
-STAGE_KEYS = ("train.adversarial_weight", "train.adversarial_loss")
+STAGE_KEYS = ("train.adversarial_weight", "train.adversarial_loss", "train.feature_matching_weight")
 RESUMABLE_KEYS = SCHEDULE_KEYS + REMEDY_KEYS + STAGE_KEYS
 
 

@@ -103,6 +103,8 @@ class TrainConfig:
     adversarial_weight: float = 1e-3  # srgan: weight of G's adversarial term beside the content loss (Ledig: 1e-3)
     adversarial_loss: str = "bce"    # srgan: bce (Ledig et al.) | relativistic (each output against its own target,
                                      # as ESRGAN; docs/superres.md)
+    feature_matching_weight: float = 0.0  # srgan: weight of the L1 distance between D's maps of G(s) and of its
+                                     # target x (pix2pixHD's feature matching, Wang et al. 2018); 0 = off
     cycle_weight: float = 10.0       # cyclegan: weight of the cycle-consistency L1 terms (Zhu et al. 2017: 10)
     identity_weight: float = 0.5     # cyclegan: weight of the identity L1 terms, times cycle_weight (Zhu et al.: 0.5)
     semantic_weight: float = 0.0     # cyclegan: CyCADA's semantic consistency (Hoffman et al. 2018): a classifier of
@@ -321,7 +323,7 @@ def validate(config: Config) -> None:
     for key in ("train.r1_gamma", "train.r2_gamma", "train.instance_noise", "train.gp_weight", "train.unrolled_steps",
                 "train.class_weight", "train.l1_weight", "model.d_softmax_lambda", "train.pretrain_steps",
                 "train.adversarial_weight", "model.g_blocks", "train.cycle_weight", "train.identity_weight",
-                "train.pool_size", "train.semantic_weight"):
+                "train.pool_size", "train.semantic_weight", "train.feature_matching_weight"):
         if flat[key] < 0:
             raise ConfigError(f"config key '{key}' got {flat[key]!r}; expected 0 or more")
     if config.train.semantic_weight and config.model.family != "cyclegan":
@@ -339,6 +341,10 @@ def validate(config: Config) -> None:
         raise ConfigError(f"config key 'train.adversarial_loss' ({config.train.adversarial_loss!r}) chooses the "
                           f"loss of srgan's adversarial stage; family '{config.model.family}' has its own loss: use "
                           "--family srgan, or leave it at 'bce'")
+    if config.train.feature_matching_weight and config.model.family != "srgan":
+        raise ConfigError(f"config key 'train.feature_matching_weight' ({config.train.feature_matching_weight!r}) "
+                          f"weighs srgan's feature matching; family '{config.model.family}' has none: use --family "
+                          "srgan, or leave it at 0")
     if not 0.0 <= config.train.label_smoothing < 1.0:
         raise ConfigError(f"config key 'train.label_smoothing' got {config.train.label_smoothing!r}; "
                           "expected 0 <= s < 1")

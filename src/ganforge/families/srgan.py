@@ -9,7 +9,8 @@ The batch's `source` is the low-resolution input (data.pairs downscaleK: Pillow'
    or, with train.adversarial_loss relativistic (ESRGAN, Wang et al. 2018), each output scored against its own
    target: D on softplus(D(G(s)) - D(x)), G on softplus(D(x) - D(G(s))). The pair shares its content, so D need
    only learn what G changes; measured, it tells bicubic upscales from originals within 50 batch-1 steps where the
-   BCE D needs hundreds (docs/superres.md).
+   BCE D needs hundreds (docs/superres.md). With train.feature_matching_weight W, G's loss also gains W times the
+   mean L1 distance between D's maps of G(s) and of x (pix2pixHD's feature matching: D as a feature network).
 
 Content loss: pixel MSE (train.content_loss mse; l1 also offered), i.e. the paper's "SRGAN-MSE" variant, not its
 VGG54 feature loss. No pretrained feature network ships offline here: torchvision is not installed and its VGG
@@ -153,13 +154,27 @@ class SRGAN(Family):
         fake = self.super_resolved(batch, state)
         state.cache.pop("fake")
         discriminator = self.nets["discriminator"]
-        scores = discriminator(fake)
-        if self.relativistic:  # D's verdict on each output's own target: a constant for G
-            with torch.no_grad():
-                real_scores = discriminator(batch["x"])
+        scores, fake_features = discriminator.forward_with_features(fake)
+        train = self.config.train
+        real_scores, real_features = None, []
+        if self.relativistic or train.feature_matching_weight:
+            with torch.no_grad():  # D's view of each output's own target: a constant for G
+                real_scores, real_features = discriminator.forward_with_features(batch["x"])
+        if real_scores is not None and self.relativistic:
             adversarial = relativistic_generator(scores, real_scores)
         else:
             adversarial = F.binary_cross_entropy_with_logits(scores, torch.ones_like(scores))
         content = self.content(fake, batch["x"])
-        return {"loss": content + self.config.train.adversarial_weight * adversarial, "content": content.detach(),
-                "adversarial": adversarial.detach()}
+        loss = content + train.adversarial_weight * adversarial
+        terms = {"content": content.detach(), "adversarial": adversarial.detach()}
+        if train.feature_matching_weight:
+            matching = feature_matching(fake_features, real_features)
+            loss = loss + train.feature_matching_weight * matching
+            terms["matching"] = matching.detach()
+        return {"loss": loss, **terms}
+
+
+def feature_matching(fake_features: list[Tensor], real_features: list[Tensor]) -> Tensor:
+    """Mean over D's maps of the mean L1 distance between an output's map and its target's (pix2pixHD)."""
+    distances = [(fake - real).abs().mean() for fake, real in zip(fake_features, real_features, strict=True)]
+    return torch.stack(distances).mean()

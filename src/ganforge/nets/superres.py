@@ -136,3 +136,14 @@ class SRDiscriminator(nn.Module):
 
     def forward(self, image: Tensor) -> Tensor:
         return self.net(image)
+
+    def forward_with_features(self, image: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """The logits and the maps after each LeakyReLU before the pool: what feature matching compares."""
+        features: list[Tensor] = []
+        pooled = False
+        for layer in self.net:
+            pooled = pooled or isinstance(layer, nn.AdaptiveAvgPool2d)
+            image = layer(image)
+            if isinstance(layer, nn.LeakyReLU) and not pooled:
+                features.append(image)
+        return image, features
