@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
@@ -167,6 +168,33 @@ def test_superres_benchmark_scores_bicubic_srresnet_and_srgan_beside_the_paper()
     assert all(math.isfinite(float(rows[name].split("|")[3])) for name in ("bicubic", "SRResNet", "SRGAN"))
     assert "comparison image" in out
     assert all(math.isfinite(float(rows[name].split("|")[6])) for name in ("bicubic", "SRResNet", "SRGAN"))  # FID
+
+
+def test_superres_spectrum_benchmark_prints_the_originals_and_the_run_band_by_band() -> None:
+    out = run_quick("superres_spectrum.py")
+    rows = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith("| ")]
+    assert rows[0][0].strip() == "residual of" and len(rows[0]) == 10
+    assert [row[0].strip() for row in rows[1:]] == ["originals", "quick"]
+    assert all(float(cell) >= 0 for row in rows[1:] for cell in row[1:])
+    assert "32 px crops" in out
+
+
+def test_residual_spectrum_keeps_parseval_and_puts_a_wave_in_its_band_and_grid_cell() -> None:
+    spectrum = load_benchmark("superres_spectrum")
+    generator = torch.Generator().manual_seed(0)
+    output, upscaled = torch.rand(3, 3, 32, 32, generator=generator), torch.rand(3, 3, 32, 32, generator=generator)
+    power = spectrum.residual_power(output, upscaled)
+    grey = 255.0 * (output - upscaled).mean(dim=1).double()
+    assert float(power.mean()) == pytest.approx(float(grey.pow(2).mean()), rel=1e-9)  # Parseval
+    by_numpy = np.mean(np.abs(np.fft.fft2(grey.numpy())) ** 2, axis=0) / (32 * 32)
+    assert np.allclose(power.numpy(), by_numpy)
+    columns = torch.arange(32, dtype=torch.float64)
+    for cycles, band in ((6, 2), (8, 3), (16, 4)):  # 6/32 in [1/8, 1/4), 1/4 in [1/4, 3/8), 1/2 in the last band
+        wave = (torch.cos(2 * math.pi * cycles * columns / 32) / 255.0).expand(1, 3, 32, 32).float()
+        bands = spectrum.band_powers(spectrum.residual_power(wave, torch.zeros_like(wave)))
+        assert [index for index, value in enumerate(bands) if value > 1e-6] == [band]
+    grid = spectrum.grid_powers(spectrum.residual_power(wave, torch.zeros_like(wave)))  # the last wave: fx = 1/2
+    assert grid[2] > 0 and grid[0] == grid[1] == grid[3] == pytest.approx(0, abs=1e-9)
 
 
 def test_translation_benchmark_scores_pix2pix_beside_the_l1_only_unet_and_the_input() -> None:
