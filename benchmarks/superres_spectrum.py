@@ -25,6 +25,7 @@ import torch.nn.functional as F
 import ganforge
 from ganforge.config import from_overrides
 from ganforge.data import load_data
+from ganforge.errors import ConfigError, GanforgeError
 
 SCALE = 4
 # Upper ends are exclusive; the last band's 0.51 keeps the Nyquist row and column (0.5 cycles per pixel) in it.
@@ -67,6 +68,11 @@ def held_out(resolution: int, extra: dict[str, object]) -> tuple[torch.Tensor, t
 
 def table(runs: list[Path], extra: dict[str, object] | None = None) -> str:
     """The markdown table for the originals and each run, on the held-out crops at the first run's resolution."""
+    for run in runs:
+        pairs = ganforge.load(run).config.data.pairs
+        if pairs != f"downscale{SCALE}":
+            raise ConfigError(f"run '{run}' was trained on data.pairs '{pairs}'; this benchmark compares x{SCALE} "
+                              f"super-resolution runs (data.pairs downscale{SCALE})")
     resolution = ganforge.load(runs[0]).config.data.resolution
     low, high = held_out(resolution, extra or {})
     upscaled = F.interpolate(low, scale_factor=SCALE, mode="bicubic", align_corners=False).clamp(0, 1)
@@ -108,7 +114,10 @@ def main() -> None:
     missing = [str(run) for run in args.runs if not (run / "config.toml").is_file()]
     if missing:
         parser.error(f"not a run folder (no config.toml): {', '.join(missing)}")
-    print(table(args.runs))
+    try:
+        print(table(args.runs))
+    except GanforgeError as error:  # e.g. a run that does not upscale: its one-line reason
+        parser.exit(2, f"superres_spectrum.py: error: {error}\n")
 
 
 if __name__ == "__main__":

@@ -179,6 +179,17 @@ def test_superres_spectrum_benchmark_prints_the_originals_and_the_run_band_by_ba
     assert "32 px crops" in out
 
 
+def test_superres_spectrum_benchmark_refuses_a_run_that_is_not_x4_in_one_line(tmp_path: Path) -> None:
+    run = tmp_path / "x2"
+    ganforge.train({"data.source": "digits", "data.max_samples": 16, "model.family": "srgan",
+                    "data.pairs": "downscale2", "train.pretrain_steps": 1, **tiny(train__steps=1)}, out=run)
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "superres_spectrum.py"), str(run)],
+                            capture_output=True, text=True, timeout=300)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert "'downscale2'" in lines[0] and "data.pairs downscale4" in lines[0] and str(run) in lines[0]
+
+
 def test_residual_spectrum_keeps_parseval_and_puts_a_wave_in_its_band_and_grid_cell() -> None:
     spectrum = load_benchmark("superres_spectrum")
     generator = torch.Generator().manual_seed(0)
