@@ -113,7 +113,7 @@ def main() -> None:
         parser.error("name at least one run folder (or --quick)")
     missing = [str(run) for run in args.runs if not (run / "config.toml").is_file()]
     if missing:
-        parser.error(f"not a run folder (no config.toml): {', '.join(missing)}")
+        parser.exit(2, f"superres_spectrum.py: error: not a run folder (no config.toml): {', '.join(missing)}\n")
     try:
         print(table(args.runs))
     except GanforgeError as error:  # e.g. a run that does not upscale: its one-line reason
