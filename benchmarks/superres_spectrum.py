@@ -68,18 +68,19 @@ def held_out(resolution: int, extra: dict[str, object]) -> tuple[torch.Tensor, t
 
 def table(runs: list[Path], extra: dict[str, object] | None = None) -> str:
     """The markdown table for the originals and each run, on the held-out crops at the first run's resolution."""
-    for run in runs:
-        pairs = ganforge.load(run).config.data.pairs
+    loaded = {run: ganforge.load(run) for run in runs}
+    for run, model in loaded.items():
+        pairs = model.config.data.pairs
         if pairs != f"downscale{SCALE}":
             raise ConfigError(f"run '{run}' was trained on data.pairs '{pairs}'; this benchmark compares x{SCALE} "
                               f"super-resolution runs (data.pairs downscale{SCALE})")
-    resolution = ganforge.load(runs[0]).config.data.resolution
+    resolution = loaded[runs[0]].config.data.resolution
     low, high = held_out(resolution, extra or {})
     upscaled = F.interpolate(low, scale_factor=SCALE, mode="bicubic", align_corners=False).clamp(0, 1)
     rows = {"originals": high}
-    for run in runs:
+    for run, model in loaded.items():
         with torch.no_grad():
-            rows[run.name if run.name not in rows else str(run)] = ganforge.load(run).upscale(low)
+            rows[run.name if run.name not in rows else str(run)] = model.upscale(low)
     bands = " | ".join(f"{low:.3g}-{min(high, 0.5):.3g}" for low, high in BANDS)
     lines = [f"Residual over bicubic on {len(low)} held-out {resolution} px crops of photos: mean power (8-bit "
              "levels^2) per band of max(|fy|, |fx|) (cycles per pixel), and at the x4 grid's frequencies",
