@@ -229,6 +229,32 @@ def test_a_resume_may_change_the_adversarial_stage_and_equals_a_run_with_it_from
     assert history[-1]["changed"][f"train.{key}"] == {"from": default, "to": value}
 
 
+def test_a_resume_may_change_the_batch_size_and_stays_exact_after_it(tmp_path: Path) -> None:
+    # The stage at more crops a step than pre-training: the change takes effect, is recorded, and a resume after
+    # it is still bit for bit the uninterrupted continuation.
+    for name in ("kept", "larger", "split"):
+        srgan(tmp_path, name, train__steps=3, train__pretrain_steps=3, train__batch_size=2, train__checkpoint_every=1)
+    ganforge.resume(tmp_path / "kept", train__steps=5)
+    ganforge.resume(tmp_path / "larger", train__steps=5, train__batch_size=6)
+    ganforge.resume(tmp_path / "split", train__steps=4, train__batch_size=6)
+    ganforge.resume(tmp_path / "split", train__steps=5)
+    kept, larger, split = (weights(tmp_path / name, 5, "generator") for name in ("kept", "larger", "split"))
+    assert larger.keys() == split.keys() and all(torch.equal(larger[k], split[k]) for k in larger)
+    assert any(not torch.equal(larger[k], kept[k]) for k in larger)
+    history = [json.loads(line) for line in (tmp_path / "larger" / "history.jsonl").read_text().splitlines()]
+    assert history[-1]["changed"]["train.batch_size"] == {"from": 2, "to": 6}
+
+
+def test_a_resume_to_a_batch_larger_than_the_data_is_refused_in_one_line_and_changes_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    srgan(tmp_path, "run", train__steps=2, train__pretrain_steps=1, train__batch_size=2)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.is_file()}
+    code = main(["resume", str(tmp_path / "run"), "--train.steps", "4", "--train.batch_size", "500"])
+    one_line(code, capsys.readouterr().err, "train.batch_size = 500", "lower --train.batch_size")
+    after = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.is_file()}
+    assert after == before
+
+
 def test_the_relativistic_stage_scores_each_output_against_its_own_target() -> None:
     config = resolve({**SR, **tiny(train__adversarial_loss="relativistic", model__d_norm="none")})
     data = load_data(config.data)

@@ -32,9 +32,12 @@ SCHEDULE_KEYS = ("train.steps", "train.lr_decay", "train.lr_decay_start", "train
 # The remedies a divergence message suggests, applied from the last good checkpoint (recorded in history.jsonl).
 REMEDY_KEYS = ("train.lr_g", "train.lr_d", "train.r1_gamma", "train.r2_gamma", "train.reg_every", "train.gp_weight",
                "train.n_critic")
-# The losses of a stage that starts at a step (srgan's adversarial stage after train.pretrain_steps): one
-# pre-trained SRResNet checkpoint serves several SRGAN runs with different weights and losses.
-STAGE_KEYS = ("train.adversarial_weight", "train.adversarial_loss", "train.feature_matching_weight")
+# The losses and the batch of a stage that starts at a step (srgan's adversarial stage after train.pretrain_steps):
+# one pre-trained SRResNet checkpoint serves several SRGAN runs with different weights, losses and batch sizes.
+# After a new batch size the sampler's saved position (batches into its shuffled epoch) counts batches of the new
+# size; an epoch with no batch left at that position ends there.
+STAGE_KEYS = ("train.adversarial_weight", "train.adversarial_loss", "train.feature_matching_weight",
+              "train.batch_size")
 RESUMABLE_KEYS = SCHEDULE_KEYS + REMEDY_KEYS + STAGE_KEYS
 
 
