@@ -290,3 +290,9 @@ def test_step_cost_benchmark_turns_the_ratio_into_steps_in_make_runs_time() -> N
     shown = float(ratio.split()[0])  # rounded to 3 decimals
     assert shown == pytest.approx(float(recipe) / float(reference), abs=2e-3)
     assert abs(int(steps) - 5000 / shown) <= 3
+
+
+def test_denormal_numbers_benchmark_times_each_gradient_kind_with_and_without_flushing() -> None:
+    out = run_quick("denormal_numbers.py")
+    assert "flush off" in out and "flush on" in out and "denormal (loss x 1e-39)" in out
+    assert "denormal gradients without flushing:" in out
