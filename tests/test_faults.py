@@ -464,7 +464,8 @@ def test_ctrl_c_before_the_run_folder_exists_says_nothing_was_written(
     assert "resume" not in err and not (tmp_path / "r").exists()
 
 
-def test_ctrl_c_during_training_saves_a_checkpoint_and_says_so(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_a_kill_during_training_saves_a_checkpoint_and_says_so(tmp_path: Path, stop: int) -> None:
     out = tmp_path / "r"
     child = subprocess.Popen([sys.executable, "-m", "ganforge", "train", "--data", "ring", "--out", out,
                               "--train.steps", "100000", "--train.progress", "false", "--train.log_every", "10"],
@@ -473,7 +474,7 @@ def test_ctrl_c_during_training_saves_a_checkpoint_and_says_so(tmp_path: Path) -
     while not (out / "metrics.jsonl").is_file() or not (out / "metrics.jsonl").read_text():
         assert time.time() < deadline and child.poll() is None
         time.sleep(0.2)
-    child.send_signal(signal.SIGINT)
+    child.send_signal(stop)
     _, err = child.communicate(timeout=120)
     assert child.returncode == 130 and "Traceback" not in err, err
     saved = list_checkpoints(out / "checkpoints")

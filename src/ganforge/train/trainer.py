@@ -224,9 +224,13 @@ class Trainer:
             self.sink = TensorBoardSink(self.run.tensorboard, purge_step=self.step + 1 if self.step else None)
         logger = MetricsLogger(self.run.metrics if backend.is_main else None, self.step, train.steps,
                                train.batch_size * backend.world_size, train.progress and backend.is_main, self.sink)
-        # Ctrl-C finishes the current step, saves a checkpoint, then stops (main thread only).
+        # Ctrl-C finishes the current step, saves a checkpoint, then stops (main thread only); so does SIGTERM (kill,
+        # a batch system's stop) in a single process. Under torchrun SIGTERM stays torchrun's way of ending the ranks.
         in_main_thread = threading.current_thread() is threading.main_thread()
-        previous_handler = signal.signal(signal.SIGINT, self._request_stop) if in_main_thread else None
+        stop_signals = [signal.SIGINT, signal.SIGTERM] if backend.world_size == 1 else [signal.SIGINT]
+        if not in_main_thread:
+            stop_signals = []
+        previous_handlers = {sig: signal.signal(sig, self._request_stop) for sig in stop_signals}
         try:
             while self.step < train.steps:
                 self._train_one_step(logger)
@@ -245,8 +249,8 @@ class Trainer:
                     raise TrainingInterrupted(f"interrupted at step {self.step}; checkpoint '{saved}' was written: "
                                               f"continue with 'ganforge resume {self.run.root}'")
         finally:
-            if in_main_thread:
-                signal.signal(signal.SIGINT, previous_handler)
+            for sig, handler in previous_handlers.items():
+                signal.signal(sig, handler)
             logger.close()  # and the sink
             self.sink = None
 
