@@ -182,9 +182,9 @@ class Trainer:
             self.threads = choose_threads(train.threads, convolutional)
         apply_threads(self.threads)
         self.load_follower = load_follower(train.threads, self.threads, convolutional)
-        # Numbers below float32's normal range (1.2e-38) make CPU arithmetic on them up to 50x slower; a run whose D
-        # has saturated slowed step by step to a third of its speed. Flushed to zero while training (process-wide,
-        # like the thread count; BENCHMARKS.md, "Denormal numbers").
+        # Numbers below float32's normal range (1.2e-38) make a backward pass on them 5-64x slower; a run whose D had
+        # saturated slowed step by step to a third of its speed. Flushed to zero while training (process-wide, like
+        # the thread count; BENCHMARKS.md, "Denormal numbers on the CPU").
         if self.backend.device.type == "cpu":
             torch.set_flush_denormal(True)
 
