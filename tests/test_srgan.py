@@ -215,7 +215,8 @@ def test_resume_across_the_stage_boundary_is_bit_exact(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("key", "default", "value"), [("adversarial_weight", 0.001, 0.01),
                                                        ("adversarial_loss", "bce", "relativistic"),
-                                                       ("feature_matching_weight", 0.0, 1.0)])
+                                                       ("feature_matching_weight", 0.0, 1.0),
+                                                       ("content_loss", "mse", "lowpass")])
 def test_a_resume_may_change_the_adversarial_stage_and_equals_a_run_with_it_from_the_start(
         tmp_path: Path, key: str, default: object, value: object) -> None:
     # One SRResNet pre-training, several SRGAN stages: the stage changes at the checkpoint ending pre-training.
@@ -274,6 +275,27 @@ def test_the_relativistic_stage_scores_each_output_against_its_own_target() -> N
     torch.testing.assert_close(g_out["loss"], content + config.train.adversarial_weight * g_out["adversarial"])
     with pytest.raises(ConfigError, match="'train.adversarial_loss' \\('relativistic'\\).*family 'dcgan'.*'bce'"):
         resolve({"data.source": "digits", "model.family": "dcgan", "train.adversarial_loss": "relativistic"})
+
+
+def test_lowpass_content_pretrains_on_pixels_then_compares_only_the_block_means_of_each_scale_block() -> None:
+    config = resolve({**SR, **tiny(train__content_loss="lowpass", model__d_norm="none")})
+    data = load_data(config.data)
+    family = FAMILIES["srgan"](config, data.spec)
+    batch = data.batch(torch.arange(6), torch.device("cpu"))
+    generator = family.nets["generator"]
+    fake, target = generator(batch["source"]).detach(), batch["x"]
+    pretrain = family.pretrain_step(batch, StepState(step=0))
+    torch.testing.assert_close(pretrain["content"], (fake - target).pow(2).mean())
+    n, c, h, w = target.shape  # downscale2: 2x2 blocks, averaged by reshaping (not by the pooling under test)
+    means = [image.reshape(n, c, h // 2, 2, w // 2, 2).mean(dim=(3, 5)) for image in (fake, target)]
+    g_out = family.generator_step(batch, StepState(step=3))
+    torch.testing.assert_close(g_out["content"], (means[0] - means[1]).pow(2).mean())
+    detail = fake - F.interpolate(means[0], scale_factor=2, mode="nearest")  # what lowpass leaves to D
+    torch.testing.assert_close(family.content(means[1].repeat_interleave(2, 2).repeat_interleave(2, 3) + detail,
+                                              target), torch.tensor(0.0))
+    with pytest.raises(ConfigError, match="'train.content_loss' \\('lowpass'\\).*family 'pix2pix'.*'mse'"):
+        resolve({"data.source": "digits", "model.family": "pix2pix", "data.pairs": "noise0.3",
+                 "train.content_loss": "lowpass"})
 
 
 @pytest.mark.parametrize("adversarial_loss", ["bce", "relativistic"])

@@ -100,6 +100,8 @@ class TrainConfig:
                                      # (SRResNet; the L1-only U-Net), then D joins; counted in steps, so a resume
                                      # that raises train.steps keeps it
     content_loss: str = "mse"        # srgan: mse | l1 pixel distance to the target (no pretrained VGG ships offline)
+                                     # | lowpass: the adversarial stage on the MSE of KxK block means (K = the
+                                     # scale), pre-training on pixel MSE (docs/superres.md)
     adversarial_weight: float = 1e-3  # srgan: weight of G's adversarial term beside the content loss (Ledig: 1e-3)
     adversarial_loss: str = "bce"    # srgan: bce (Ledig et al.) | relativistic (each output against its own target,
                                      # as ESRGAN; docs/superres.md)
@@ -172,7 +174,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "train.optimizer": ("adam", "rmsprop"),
     "train.lr_decay": ("none", "linear"),
     "train.augment": ("none", "diffaugment"),
-    "train.content_loss": ("mse", "l1"),
+    "train.content_loss": ("mse", "l1", "lowpass"),
     "train.adversarial_loss": ("bce", "relativistic"),
     "train.semantic_classifiers": ("a", "each"),
     "train.precision": ("fp32", "bf16"),
@@ -345,6 +347,10 @@ def validate(config: Config) -> None:
         raise ConfigError(f"config key 'train.feature_matching_weight' ({config.train.feature_matching_weight!r}) "
                           f"weighs srgan's feature matching; family '{config.model.family}' has none: use --family "
                           "srgan, or leave it at 0")
+    if config.train.content_loss != "mse" and config.model.family != "srgan":
+        raise ConfigError(f"config key 'train.content_loss' ({config.train.content_loss!r}) chooses srgan's content "
+                          f"loss; family '{config.model.family}' has its own: use --family srgan, or leave it at "
+                          "'mse'")
     if not 0.0 <= config.train.label_smoothing < 1.0:
         raise ConfigError(f"config key 'train.label_smoothing' got {config.train.label_smoothing!r}; "
                           "expected 0 <= s < 1")

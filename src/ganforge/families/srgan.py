@@ -117,9 +117,13 @@ class SRGAN(Family):
                           "RUN IMAGES)")
 
     # -- steps -------------------------------------------------------------------------------------------
-    def content(self, output: Tensor, target: Tensor) -> Tensor:
-        if self.config.train.content_loss == "l1":
+    def content(self, output: Tensor, target: Tensor, stage: str = "adversarial") -> Tensor:
+        """The content loss of `stage` ("pretrain" or "adversarial"): lowpass applies to the adversarial stage."""
+        loss = self.config.train.content_loss
+        if loss == "l1":
             return (output - target).abs().mean()
+        if loss == "lowpass" and stage == "adversarial":
+            return block_means_mse(output, target, self.spec.shape[1] // self.spec.source_shape[1])
         return (output - target).pow(2).mean()
 
     def super_resolved(self, batch: Batch, state: StepState) -> Tensor:
@@ -129,7 +133,7 @@ class SRGAN(Family):
 
     def pretrain_step(self, batch: Batch, state: StepState) -> dict[str, Tensor]:
         """SRResNet: G on the content loss alone."""
-        content = self.content(self.nets["generator"](batch["source"]), batch["x"])
+        content = self.content(self.nets["generator"](batch["source"]), batch["x"], stage="pretrain")
         return {"loss": content, "content": content.detach()}
 
     def discriminator_step(self, batch: Batch, state: StepState) -> dict[str, Tensor]:
@@ -172,6 +176,11 @@ class SRGAN(Family):
             loss = loss + train.feature_matching_weight * matching
             terms["matching"] = matching.detach()
         return {"loss": loss, **terms}
+
+
+def block_means_mse(output: Tensor, target: Tensor, block: int) -> Tensor:
+    """MSE between the block x block means of output and target: what the low-resolution input fixes, not the detail."""
+    return (F.avg_pool2d(output, block) - F.avg_pool2d(target, block)).pow(2).mean()
 
 
 def feature_matching(fake_features: list[Tensor], real_features: list[Tensor]) -> Tensor:
