@@ -18,6 +18,11 @@ weights would be a download. ganforge's own MNIST classifier (metrics/classifier
 net at hand, but it knows 28 px grey digits, so its features say nothing about photographs (the super-resolution
 target of interest); on digits its fixed-size dense layers would also tie the loss to 28 px. Ledig et al. report
 SRGAN-MSE with a lower PSNR than SRResNet and sharper, less blurry outputs, which is the trade-off to measure here.
+With train.content_loss lowpass the adversarial stage's content term is the MSE of the KxK block means (K the
+scale) of output and target, which the low-resolution input determines, and the detail inside each block is left to
+D: Fritsche et al. 2019's frequency separation ("the low frequencies are preserved by downsampling, so adversarial
+training need only modify the high ones"), though D here still sees the whole image. Pre-training stays on pixel
+MSE, so the SRResNet baseline is the same model whichever stage follows.
 
 G adds its output to the input's bicubic upscale (nets/superres.py, `bicubic_skip`; the paper ends in tanh), so it
 starts as bicubic and a CPU budget goes on the detail bicubic misses.
