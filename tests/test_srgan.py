@@ -387,3 +387,41 @@ def test_bad_input_is_refused_in_one_line(tmp_path: Path, capsys: pytest.Capture
     assert not (tmp_path / "u").exists()  # nothing written when one input cannot be read
     one_line(main(["sample", str(tmp_path / "run"), "--out", str(tmp_path / "s.png")]), capsys.readouterr().err,
              "translate")
+
+
+def test_a_stage_batch_size_equals_a_resume_with_that_batch_size_at_the_end_of_pre_training(tmp_path: Path) -> None:
+    # One command for what took two: pre-training at batch 2, the stage at 6, bit for bit as the resume would run it;
+    # and a resume inside the stage keeps the stage's batch.
+    srgan(tmp_path, "resumed", train__steps=3, train__pretrain_steps=3, train__batch_size=2)
+    ganforge.resume(tmp_path / "resumed", train__steps=6, train__batch_size=6)
+    srgan(tmp_path, "staged", train__steps=6, train__pretrain_steps=3, train__batch_size=2,
+          train__stage_batch_size=6)
+    srgan(tmp_path, "split", train__steps=4, train__pretrain_steps=3, train__batch_size=2,
+          train__stage_batch_size=6, train__checkpoint_every=1)
+    ganforge.resume(tmp_path / "split", train__steps=6)
+    srgan(tmp_path, "plain", train__steps=6, train__pretrain_steps=3, train__batch_size=2)
+    resumed, staged, split, plain = (weights(tmp_path / name, 6, "generator")
+                                     for name in ("resumed", "staged", "split", "plain"))
+    assert all(torch.equal(resumed[k], staged[k]) and torch.equal(staged[k], split[k]) for k in resumed)
+    assert any(not torch.equal(staged[k], plain[k]) for k in staged)
+
+
+@pytest.mark.parametrize(("overrides", "expected"), [
+    ({"train.stage_batch_size": -1}, "'train.stage_batch_size' got -1"),
+    ({"train.stage_batch_size": 4, "train.pretrain_steps": 0}, "train.pretrain_steps, which is 0"),
+    ({"train.stage_batch_size": 500, "train.pretrain_steps": 1}, "train.stage_batch_size = 500"),
+])
+def test_a_bad_stage_batch_size_is_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                       overrides: dict[str, object], expected: str) -> None:
+    args = ["train", "--family", "srgan", "--data", "digits", "--data.max_samples", "80", "--data.pairs",
+            "downscale2", "--train.steps", "2", "--out", str(tmp_path / "run")]
+    for key, value in overrides.items():
+        args += [f"--{key}", str(value)]
+    one_line(main(args), capsys.readouterr().err, expected)
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_a_stage_batch_size_on_a_family_without_pre_training_is_refused() -> None:
+    with pytest.raises(ConfigError, match="'train.stage_batch_size' \\(4\\).*family 'dcgan'.*srgan or pix2pix"):
+        resolve({"model.family": "dcgan", "data.source": "digits", "train.stage_batch_size": 4,
+                 "train.pretrain_steps": 2})

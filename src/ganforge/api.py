@@ -37,7 +37,7 @@ REMEDY_KEYS = ("train.lr_g", "train.lr_d", "train.r1_gamma", "train.r2_gamma", "
 # After a new batch size the sampler's saved position (batches into its shuffled epoch) counts batches of the new
 # size; an epoch with no batch left at that position ends there.
 STAGE_KEYS = ("train.adversarial_weight", "train.adversarial_loss", "train.feature_matching_weight",
-              "train.batch_size", "train.content_loss")
+              "train.batch_size", "train.stage_batch_size", "train.content_loss")
 RESUMABLE_KEYS = SCHEDULE_KEYS + REMEDY_KEYS + STAGE_KEYS
 
 

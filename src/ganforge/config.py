@@ -99,6 +99,8 @@ class TrainConfig:
     pretrain_steps: int = 0          # srgan / pix2pix: the first N steps train G alone on the content (L1) loss
                                      # (SRResNet; the L1-only U-Net), then D joins; counted in steps, so a resume
                                      # that raises train.steps keeps it
+    stage_batch_size: int = 0        # srgan / pix2pix: the batch from train.pretrain_steps on (0 = train.batch_size):
+                                     # pre-training on one crop a step, D's stage on several (docs/superres.md)
     content_loss: str = "mse"        # srgan: mse | l1 pixel distance to the target (no pretrained VGG ships offline)
                                      # | lowpass: the adversarial stage on the MSE of KxK block means (K = the
                                      # scale), pre-training on pixel MSE (docs/superres.md)
@@ -157,6 +159,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
+STAGED_FAMILIES = ("srgan", "pix2pix")  # families whose G pre-trains alone for train.pretrain_steps, then meets D
 SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
 
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -354,6 +357,17 @@ def validate(config: Config) -> None:
     if not 0.0 <= config.train.label_smoothing < 1.0:
         raise ConfigError(f"config key 'train.label_smoothing' got {config.train.label_smoothing!r}; "
                           "expected 0 <= s < 1")
+    if config.train.stage_batch_size < 0:
+        raise ConfigError(f"config key 'train.stage_batch_size' got {config.train.stage_batch_size!r}; expected 0 "
+                          "(train.batch_size throughout) or a batch size for the steps after train.pretrain_steps")
+    if config.train.stage_batch_size and config.model.family not in STAGED_FAMILIES:
+        raise ConfigError(f"config key 'train.stage_batch_size' ({config.train.stage_batch_size}) sizes the batch of "
+                          f"the stage after pre-training, which family '{config.model.family}' does not have: use "
+                          f"--family {' or '.join(STAGED_FAMILIES)}, or leave it at 0")
+    if config.train.stage_batch_size and not config.train.pretrain_steps:
+        raise ConfigError(f"config key 'train.stage_batch_size' ({config.train.stage_batch_size}) sizes the batch "
+                          "after train.pretrain_steps, which is 0: set --train.pretrain_steps (e.g. 2000), or use "
+                          "--train.batch_size for the whole run")
     if config.train.batch_size % config.model.pack:
         raise ConfigError(f"config key 'train.batch_size' ({config.train.batch_size}) must be a multiple of "
                           f"model.pack ({config.model.pack}): D judges packs of {config.model.pack} samples")

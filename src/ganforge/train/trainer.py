@@ -112,12 +112,13 @@ class Trainer:
         self.family: Family = family_class(config, data.spec)
         self.family.use_data(data)
         self.family.configure_ranks(self.backend.rank, self.backend.world_size)
-        per_step = train.batch_size * self.backend.world_size * self.family.batch_multiple
-        if len(data) < per_step:
-            several = f" x {self.family.batch_multiple} discriminators" if self.family.batch_multiple > 1 else ""
-            raise DataError(f"data source '{data.spec.name}' has {len(data)} samples, fewer than one batch "
-                            f"(train.batch_size = {train.batch_size}{several}); lower --train.batch_size to at "
-                            f"most {len(data) * train.batch_size // per_step}")
+        for key, size in (("train.batch_size", train.batch_size), ("train.stage_batch_size", train.stage_batch_size)):
+            per_step = size * self.backend.world_size * self.family.batch_multiple
+            if len(data) < per_step:
+                several = f" x {self.family.batch_multiple} discriminators" if self.family.batch_multiple > 1 else ""
+                raise DataError(f"data source '{data.spec.name}' has {len(data)} samples, fewer than one batch "
+                                f"({key} = {size}{several}); lower --{key} to at most "
+                                f"{len(data) * size // per_step}")
         if data.domain_b is not None and len(data.domain_b) < train.batch_size * self.backend.world_size:
             raise DataError(f"data.target '{data.spec.domain_b}' has {len(data.domain_b)} samples, fewer than one "
                             f"batch (train.batch_size = {train.batch_size}); lower --train.batch_size to at most "
@@ -131,13 +132,8 @@ class Trainer:
         if self.backend.device.type == "cuda" and data.x.nbytes < GPU_DATA_SHARE * torch.cuda.get_device_properties(
                 self.backend.device).total_memory:
             self.data = data = data.to(self.backend.device)  # on the GPU once: no host copy per step
-        self.sampler: EpochSampler | ShardedSampler
-        if self.family.data_shards:
-            self.sampler = ShardedSampler(len(data), train.batch_size, train.seed, self.family.data_shards,
-                                          device=data.x.device)
-        else:
-            self.sampler = EpochSampler(len(data), train.batch_size * self.family.batch_multiple, train.seed,
-                                        self.backend.rank, self.backend.world_size, device=data.x.device)
+        self.sampler_batch_size = train.batch_size
+        self.sampler = self._sampler(self.sampler_batch_size)
         # Semi-supervised data (data.labelled): a second stream of batches from the few labelled samples only.
         self.labelled_sampler: EpochSampler | None = None
         if data.spec.labelled and data.y is not None:
@@ -159,6 +155,8 @@ class Trainer:
             state = restore_checkpoint(resume_from, self.nets, self.optimizers,
                                        self.ema.model if self.ema else None, self.family.load_state_tensors)
             self.step = int(state["step"])
+            self.sampler_batch_size = self.batch_size_at(self.step)
+            self.sampler = self._sampler(self.sampler_batch_size)
             self.sampler.load_state_dict(state["sampler"])
             if self.sampler_b is not None:
                 if "sampler_b" not in state:
@@ -209,6 +207,31 @@ class Trainer:
         self.score_probe = ScoreProbe(self.family, self.data, train.seed) \
             if train.tensorboard and ScoreProbe.applies(self.family) else None
 
+    def _sampler(self, batch_size: int) -> EpochSampler | ShardedSampler:
+        """The real data's batches of `batch_size` (each D's, with several), shuffled by epochs from train.seed."""
+        data, seed = self.data, self.config.train.seed
+        if self.family.data_shards:
+            return ShardedSampler(len(data), batch_size, seed, self.family.data_shards, device=data.x.device)
+        return EpochSampler(len(data), batch_size * self.family.batch_multiple, seed, self.backend.rank,
+                            self.backend.world_size, device=data.x.device)
+
+    def batch_size_at(self, step: int) -> int:
+        """Real samples per step at `step`: train.stage_batch_size once train.pretrain_steps have passed."""
+        train = self.config.train
+        return train.stage_batch_size if train.stage_batch_size and step >= train.pretrain_steps \
+            else train.batch_size
+
+    def _resize_batches(self, logger: MetricsLogger) -> None:
+        """At the stage boundary: batches of the stage's size from the same place in the shuffled epoch, as a
+        resume there with --train.batch_size would draw them (the sampler's position counts batches)."""
+        size = self.batch_size_at(self.step)
+        if size == self.sampler_batch_size:
+            return
+        position = self.sampler.state_dict()
+        self.sampler_batch_size, self.sampler = size, self._sampler(size)
+        self.sampler.load_state_dict(position)
+        logger.batch_size = size * self.backend.world_size
+
     def _fixed_rows(self, count: int, seed: int) -> Batch:
         """A fixed batch of up to `count` random rows (and of domain B's, if any), from a private RNG (CPU)."""
         data, rng = self.data, torch.Generator().manual_seed(seed)
@@ -223,7 +246,8 @@ class Trainer:
         if train.tensorboard and backend.is_main:  # a resume hides the events a crash left past its checkpoint
             self.sink = TensorBoardSink(self.run.tensorboard, purge_step=self.step + 1 if self.step else None)
         logger = MetricsLogger(self.run.metrics if backend.is_main else None, self.step, train.steps,
-                               train.batch_size * backend.world_size, train.progress and backend.is_main, self.sink)
+                               self.batch_size_at(self.step) * backend.world_size, train.progress and backend.is_main,
+                               self.sink)
         # Ctrl-C finishes the current step, saves a checkpoint, then stops (main thread only); so does SIGTERM (kill,
         # a batch system's stop) in a single process. Under torchrun SIGTERM stays torchrun's way of ending the ranks.
         in_main_thread = threading.current_thread() is threading.main_thread()
@@ -264,13 +288,14 @@ class Trainer:
     def train_steps(self, count: int) -> None:
         """`count` bare steps: no logs, samples, checkpoints or checks. For timing one recipe's step against
         another's in one process (benchmarks/step_cost.py); a run trains with fit()."""
-        logger = MetricsLogger(None, self.step, self.step + count, self.config.train.batch_size, False)
+        logger = MetricsLogger(None, self.step, self.step + count, self.batch_size_at(self.step), False)
         for _ in range(count):
             self._train_one_step(logger)
             self.step += 1
 
     def _train_one_step(self, logger: MetricsLogger) -> None:
-        # 1. One real batch per iteration (each rank its own slice).
+        # 1. One real batch per iteration (each rank its own slice), of the stage's size after pre-training.
+        self._resize_batches(logger)
         indices = self.sampler.next_indices(self.family.sample_parts(self.step)) \
             if isinstance(self.sampler, ShardedSampler) else self.sampler.next_indices()
         indices_b = None if self.sampler_b is None else self.sampler_b.next_indices()
