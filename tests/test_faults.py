@@ -476,7 +476,7 @@ def test_ctrl_c_or_a_kill_during_training_saves_a_checkpoint_and_says_so(tmp_pat
         time.sleep(0.2)
     child.send_signal(stop)
     _, err = child.communicate(timeout=120)
-    assert child.returncode == 130 and "Traceback" not in err, err
+    assert child.returncode == 128 + stop and "Traceback" not in err, err  # 130 for Ctrl-C, 143 for a kill
     saved = list_checkpoints(out / "checkpoints")
     assert len(saved) == 1 and f"checkpoint '{saved[0]}' was written" in err and "ganforge resume" in err
 

@@ -16,7 +16,7 @@ from ganforge.conditions import GRID_COLUMNS, grid_labels
 from ganforge.config import Overrides, coerce, from_overrides, parse_cli_overrides
 from ganforge.data import BUILTIN, load_data
 from ganforge.data.splits import HELD_OUT_PER_CLASS, effective_split, has_official_split
-from ganforge.errors import GanforgeError, describe_os_error
+from ganforge.errors import GanforgeError, TrainingInterrupted, describe_os_error
 from ganforge.evaluate import (
     ALL_METRICS,
     PACGAN_SAMPLES,
@@ -430,7 +430,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except KeyboardInterrupt as interrupt:  # the trainer's TrainingInterrupted says what was kept
         print(f"\n{interrupt or 'interrupted'}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        # 128 + the signal, as a shell reports a process the signal ended: a batch system sees SIGTERM's 143
+        return 128 + interrupt.signal_number if isinstance(interrupt, TrainingInterrupted) else EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 
 
 class GanforgeError(Exception):
@@ -35,7 +36,12 @@ class StorageError(GanforgeError):
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C stopped a run; the message says what was kept. The CLI prints it and exits with status 130."""
+    """Ctrl-C (or a kill) stopped a run; the message says what was kept. The CLI prints it and exits with the
+    shell's status for that signal: 130 for SIGINT, 143 for SIGTERM."""
+
+    def __init__(self, message: str, signal_number: int = signal.SIGINT) -> None:
+        super().__init__(message)
+        self.signal_number = int(signal_number)
 
 
 HINTS = {

@@ -198,6 +198,7 @@ class Trainer:
                          GRID_IMAGES if data.spec.kind == "image" else SCATTER_POINTS)
             self.fixed_latent = self.family.sample_latent(count, "cpu", torch.Generator().manual_seed(train.seed + 1))
         self._stop_requested = False
+        self._stop_signal = signal.SIGINT
         self._refreshed_at = -1
         self.diagnostics: Diagnostics | None = None
         if train.diagnostics:  # real images of G's output domain, to compare its outputs' diversity with
@@ -268,10 +269,11 @@ class Trainer:
                         raise TrainingInterrupted(
                             f"interrupted at step {self.step}; the D's of an MD-GAN run under torchrun live on "
                             "their own ranks, so no checkpoint was written now: the newest periodic one is kept; "
-                            f"continue with 'ganforge resume {self.run.root}'")
+                            f"continue with 'ganforge resume {self.run.root}'", self._stop_signal)
                     saved = self._save(self.step) if self.backend.is_main else None
                     raise TrainingInterrupted(f"interrupted at step {self.step}; checkpoint '{saved}' was written: "
-                                              f"continue with 'ganforge resume {self.run.root}'")
+                                              f"continue with 'ganforge resume {self.run.root}'",
+                                              self._stop_signal)
         finally:
             for sig, handler in previous_handlers.items():
                 signal.signal(sig, handler)
@@ -582,7 +584,7 @@ class Trainer:
     def _request_stop(self, signum: int, frame: FrameType | None) -> None:
         if self._stop_requested:  # a second Ctrl-C stops at once
             raise KeyboardInterrupt
-        self._stop_requested = True
+        self._stop_requested, self._stop_signal = True, signal.Signals(signum)
 
     def close(self) -> None:
         self.backend.close()
