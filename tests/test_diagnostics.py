@@ -63,6 +63,34 @@ def test_accuracy_swings_and_loss_oscillation_are_flagged() -> None:
     assert not trend_free_oscillation([-1.0, 1.0, -1.0, 1.0])      # losses around zero are not judged
 
 
+def at_chance(step: int, **changes: float) -> dict[str, float]:
+    """D's verdicts as the srgan lowpass stage logged them once its D had gone soft (BENCHMARKS.md)."""
+    return healthy(step, **{"D/real": 0.5003, "D/fake": 0.4997, "D/confident": 0.0, **changes})
+
+
+@pytest.mark.parametrize(("probabilities", "changes", "flagged"), [
+    (True, {}, True),
+    (False, {}, False),                                   # raw scores (wgan, r3gan, sngan): no chance level
+    (True, {"D/real": 0.52, "D/fake": 0.48}, False),      # a gap of 0.04: D still tells them apart
+    (True, {"D/confident": 0.05}, False),                 # some verdicts confident
+])
+def test_a_discriminator_at_chance_is_flagged_only_when_its_verdicts_are_probabilities_that_agree(
+        probabilities: bool, changes: dict[str, float], flagged: bool) -> None:
+    watch = Diagnostics(real_diversity=0.0, window=3, probability_verdicts=probabilities)
+    kinds = [d.kind for step in range(3) for d in watch.observe(at_chance(step, **changes))]
+    assert kinds == (["discriminator_at_chance"] if flagged else [])
+
+
+def test_at_chance_accuracy_swings_are_not_called_oscillation_and_the_remedy_is_a_faster_d() -> None:
+    # At chance D's scores sit on its threshold and its accuracy flips on nothing (0.11 to 0.99 in the srgan run).
+    watch = Diagnostics(real_diversity=0.0, window=4, probability_verdicts=True)
+    found = [d for step, accuracy in enumerate([0.95, 0.05, 0.95, 0.05])
+             for d in watch.observe(at_chance(step, **{"D/accuracy": accuracy}))]
+    assert [d.kind for d in found] == ["discriminator_at_chance"] and "raise lr_d" in found[0].message
+    several = {"D0/real": 0.5, "D0/fake": 0.5, "D1/real": 0.501, "D1/fake": 0.5, "D0/confident": 0.0}
+    assert Diagnostics(0.0, window=1, probability_verdicts=True).observe({"step": 0, **several})
+
+
 class ConstantGenerator(nn.Module):
     """A generator that ignores z: the same learned image for every noise vector."""
 
@@ -104,7 +132,8 @@ def test_a_generator_with_one_output_is_flagged_within_200_steps(tmp_path: Path,
 
 def test_a_healthy_run_of_the_same_recipe_is_not_flagged(tmp_path: Path) -> None:
     ganforge.train({**RECIPE, "model.family": "dcgan"}, out=tmp_path / "h")
-    assert [w for w in warnings_of(tmp_path / "h") if w["warning"] == "mode_collapse"] == []
+    kinds = {w["warning"] for w in warnings_of(tmp_path / "h")}
+    assert "mode_collapse" not in kinds and "discriminator_at_chance" not in kinds
 
 
 def test_a_discriminator_that_wins_outright_is_flagged(tmp_path: Path) -> None:
@@ -113,3 +142,31 @@ def test_a_discriminator_that_wins_outright_is_flagged(tmp_path: Path) -> None:
                     "train.steps": 300}, out=tmp_path / "d")
     kinds = {w["warning"] for w in warnings_of(tmp_path / "d")}
     assert kinds & {"vanishing_gradients", "non_convergence"}
+
+
+class BlindDiscriminator(nn.Module):
+    """A D that ignores its input: one learned logit for every sample, which real and fake pull equally."""
+
+    def __init__(self, **_: object) -> None:
+        super().__init__()
+        self.logit = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x: Tensor, *_: Tensor) -> Tensor:
+        return self.logit.expand(x.shape[0]) + 0 * x.flatten(1).sum(1)
+
+
+class BlindDCGAN(DCGAN):
+    name = "blind-dcgan"
+
+    def build_nets(self) -> dict[str, nn.Module]:
+        nets = super().build_nets()
+        nets["discriminator"] = BlindDiscriminator()
+        return nets
+
+
+def test_a_discriminator_that_cannot_tell_real_from_fake_is_flagged(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(FAMILIES, "blind-dcgan", BlindDCGAN)
+    ganforge.train({**RECIPE, "model.family": "blind-dcgan", "model.arch": "dcgan"}, out=tmp_path / "b")
+    flagged = [w for w in warnings_of(tmp_path / "b") if w["warning"] == "discriminator_at_chance"]
+    assert flagged and flagged[0]["step"] == 5 * RECIPE["train.log_every"]

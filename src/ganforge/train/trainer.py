@@ -203,7 +203,8 @@ class Trainer:
         self.diagnostics: Diagnostics | None = None
         if train.diagnostics:  # real images of G's output domain, to compare its outputs' diversity with
             real = data.spec.decode(self._fixed_rows(GRID_IMAGES, train.seed)[self.family.output_key])
-            self.diagnostics = Diagnostics(real_diversity=diversity(real))
+            self.diagnostics = Diagnostics(real_diversity=diversity(real),
+                                           probability_verdicts=self.family.probability_verdicts)
         self.sink: TensorBoardSink | None = None  # made by fit() on the main process with train.tensorboard
         self.score_probe = ScoreProbe(self.family, self.data, train.seed) \
             if train.tensorboard and ScoreProbe.applies(self.family) else None
