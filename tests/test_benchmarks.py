@@ -296,3 +296,9 @@ def test_denormal_numbers_benchmark_times_each_gradient_kind_with_and_without_fl
     out = run_quick("denormal_numbers.py")
     assert "flush off" in out and "flush on" in out and "denormal (loss x 1e-39)" in out
     assert "denormal gradients without flushing:" in out
+
+
+def test_diagnostics_replay_prints_the_warnings_raised_now_beside_those_recorded() -> None:
+    out = run_quick("diagnostics_replay.py")
+    rows = [line.split("|") for line in out.splitlines() if line.startswith("| ring")]
+    assert len(rows) == 1 and rows[0][2].strip() == "vanilla" and rows[0][3].strip() and rows[0][4].strip()
