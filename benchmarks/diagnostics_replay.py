@@ -27,7 +27,7 @@ from ganforge.train.rundir import RunDir
 def replay(run: Path) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
     """(warnings today's checks raise from the run's log, warnings the run recorded live), as (step, kind)."""
     config = RunDir(run).read_config()
-    watch = Diagnostics(real_diversity=0.0, probability_verdicts=FAMILIES[config.model.family].probability_verdicts)
+    watch = Diagnostics(real_diversity=0.0, probability_verdicts=FAMILIES[config.model.family].scores_are_logits)
     raised: list[tuple[int, str]] = []
     recorded: list[tuple[int, str]] = []
     for line in (run / "metrics.jsonl").read_text().splitlines():

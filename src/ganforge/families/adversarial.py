@@ -44,7 +44,6 @@ class AdversarialFamily(Family):
     """
 
     scores_are_logits: ClassVar[bool] = True   # D outputs logits (reported as D(x) = sigmoid)
-    probability_verdicts: ClassVar[bool] = True
     decision_threshold: ClassVar[float | None] = 0.0  # score above = "real"; None: midpoint of the means
     confident_margin: ClassVar[float | None] = 2.1972  # |score| beyond this = a confident verdict (logit of 0.9)
     generator_losses: ClassVar[dict[str, Callable[[Tensor], Tensor]]] = GENERATOR_LOSSES

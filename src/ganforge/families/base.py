@@ -73,7 +73,7 @@ class Family:
     input_key: ClassVar[str] = "source"         # image-conditioned: the batch key of G's inputs
     output_key: ClassVar[str] = "x"             # the batch key of the real images G's outputs should resemble
     unpaired: ClassVar[bool] = False            # trains on two unpaired domains (data.target with data.unpaired)
-    probability_verdicts: ClassVar[bool] = False  # D/real and D/fake are mean probabilities: 0.5 each at chance
+    scores_are_logits: ClassVar[bool] = False  # D's scores are logits: D/real, D/fake are sigmoids, 0.5 at chance
     batch_multiple: int = 1                     # real batches drawn per step (several D's each take their own)
     data_shards: int = 0                        # > 0: slice k of the batch comes from shard k of the data
 

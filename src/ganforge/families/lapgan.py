@@ -29,7 +29,7 @@ class LAPGAN(Family):
     description = ("Laplacian pyramid of GANs (Denton et al. 2015): a small GAN at the coarsest level, then per "
                    "finer level a conditional G of the band given the upsampled image; grids show every level")
     archs = {"image": "dcgan"}
-    probability_verdicts = True  # sigmoid of D's logits over the levels
+    scores_are_logits = True  # logged as sigmoids over the levels
     defaults = {"train.optimizer": "adam", "train.lr_g": 2e-4, "train.lr_d": 2e-4, "train.betas": (0.5, 0.999)}
 
     def build_nets(self) -> dict[str, nn.Module]:

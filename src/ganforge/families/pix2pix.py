@@ -34,7 +34,7 @@ class Pix2Pix(Family):
     archs = {"image": "unet"}
     d_norms = {"unet": "none"}  # the PatchGAN's instance norm is part of its design, not model.d_norm's choice
     image_conditioned = True
-    probability_verdicts = True  # sigmoid of D's logits (or of the relativistic margins)
+    scores_are_logits = True  # logged as sigmoids of the logits (or of the relativistic margins)
     defaults = {"train.optimizer": "adam", "train.lr_g": 2e-4, "train.lr_d": 2e-4, "train.betas": (0.5, 0.999),
                 "train.ema": False}
 

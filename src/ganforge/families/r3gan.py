@@ -13,7 +13,6 @@ class R3GAN(AdversarialFamily):
     description = ("relativistic pairing loss + R1 + R2 (gamma 0.1), simplified ResNet G and D, Adam(2e-4, (0, 0.99)) "
                    "(Huang et al. 2024)")
     scores_are_logits = False  # D's scores mean something only relative to each other
-    probability_verdicts = False
     decision_threshold = None  # so accuracy splits at the midpoint of the two means
     confident_margin = None
     archs = {"image": "resnet", "vector": "mlp"}

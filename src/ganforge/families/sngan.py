@@ -12,7 +12,6 @@ class SNGAN(AdversarialFamily):
     name = "sngan"
     description = "spectral-norm D, hinge loss, Adam(2e-4, (0.5, 0.999)), n_dis 1 (Miyato et al. 2018)"
     scores_are_logits = False
-    probability_verdicts = False
     confident_margin = 1.0  # outside the hinge margin: D gains nothing more from these samples
     d_norms = {"dcgan": "spectral", "mlp": "spectral", "resnet": "none"}
     generator_losses = {"non-saturating": losses.hinge_generator, "minimax": losses.hinge_generator}

@@ -63,7 +63,7 @@ class SRGAN(Family):
     d_norms = {"srresnet": "batch"}
     g_norms = ("none", "batch")  # none: EDSR's G, the default (docs/superres.md); batch: the paper's
     image_conditioned = True
-    probability_verdicts = True  # sigmoid of D's logits (or of the relativistic margins)
+    scores_are_logits = True  # logged as sigmoids of the logits (or of the relativistic margins)
     defaults = {"data.pairs": "downscale4", "train.optimizer": "adam", "train.lr_g": 1e-4, "train.lr_d": 1e-4,
                 "train.betas": (0.9, 0.999), "train.batch_size": 16, "train.ema": False,
                 "train.pretrain_steps": 1500}

@@ -13,7 +13,6 @@ class WGAN(AdversarialFamily):
     name = "wgan"
     description = "Wasserstein critic, weight clipping 0.01, RMSprop(5e-5), n_critic 5 (Arjovsky et al. 2017)"
     scores_are_logits = False
-    probability_verdicts = False
     decision_threshold = None  # critic scores have no fixed zero: split at the midpoint of the two means
     confident_margin = None    # nor a scale for confidence
     generator_losses = {"non-saturating": losses.wasserstein_generator, "minimax": losses.wasserstein_generator}

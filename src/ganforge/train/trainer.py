@@ -204,7 +204,7 @@ class Trainer:
         if train.diagnostics:  # real images of G's output domain, to compare its outputs' diversity with
             real = data.spec.decode(self._fixed_rows(GRID_IMAGES, train.seed)[self.family.output_key])
             self.diagnostics = Diagnostics(real_diversity=diversity(real),
-                                           probability_verdicts=self.family.probability_verdicts)
+                                           probability_verdicts=self.family.scores_are_logits)
         self.sink: TensorBoardSink | None = None  # made by fit() on the main process with train.tensorboard
         self.score_probe = ScoreProbe(self.family, self.data, train.seed) \
             if train.tensorboard and ScoreProbe.applies(self.family) else None
