@@ -406,6 +406,20 @@ def test_a_stage_batch_size_equals_a_resume_with_that_batch_size_at_the_end_of_p
     assert any(not torch.equal(staged[k], plain[k]) for k in staged)
 
 
+def test_images_per_second_counts_each_step_at_its_own_batch_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A log window that spans the stage boundary: 2 steps of 1 image and 2 of 4 are 10 images, not 4 x 4.
+    from ganforge.train import logging as train_logging
+
+    clock = iter([0.0, 2.0])
+    monkeypatch.setattr(train_logging.time, "perf_counter", lambda: next(clock))
+    logger = train_logging.MetricsLogger(None, 0, 4, 1, progress=False)
+    for size in (1, 1, 4, 4):
+        logger.batch_size = size
+        logger.advance()
+    assert logger.summarize(4)["images_per_s"] == 5.0
+    logger.close()
+
+
 @pytest.mark.parametrize(("overrides", "expected"), [
     ({"train.stage_batch_size": -1}, "'train.stage_batch_size' got -1"),
     ({"train.stage_batch_size": 4, "train.pretrain_steps": 0}, "train.pretrain_steps, which is 0"),

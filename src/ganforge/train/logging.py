@@ -127,6 +127,7 @@ class MetricsLogger:
         self.counts: dict[str, int] = {}
         self.pending: dict[str, tuple[list[str], list[int], list[Tensor]]] = {}
         self.last_step, self.last_time = start_step, time.perf_counter()
+        self.images = 0  # real samples drawn since the last record: steps of a staged run differ in batch size
         if path is not None:
             truncate_after(path, start_step)
         self.file = open(path, "a", encoding="utf-8") if path is not None else None  # noqa: SIM115
@@ -161,6 +162,8 @@ class MetricsLogger:
         return worst
 
     def advance(self) -> None:
+        """One step done, at the current `batch_size`."""
+        self.images += self.batch_size
         self.bar.update(1)
 
     def summarize(self, step: int) -> dict[str, Any]:
@@ -170,9 +173,9 @@ class MetricsLogger:
         elapsed = max(now - self.last_time, 1e-9)
         record: dict[str, Any] = {"step": step}
         record.update({k: self.sums[k] / self.counts[k] for k in sorted(self.sums)})
-        record["images_per_s"] = (step - self.last_step) * self.batch_size / elapsed
+        record["images_per_s"] = self.images / elapsed
         record["time"] = time.time()
-        self.sums, self.counts = {}, {}
+        self.sums, self.counts, self.images = {}, {}, 0
         self.last_step, self.last_time = step, now
         return record
 
