@@ -126,7 +126,7 @@ class MetricsLogger:
         self.sums: dict[str, float] = {}
         self.counts: dict[str, int] = {}
         self.pending: dict[str, tuple[list[str], list[int], list[Tensor]]] = {}
-        self.last_step, self.last_time = start_step, time.perf_counter()
+        self.last_time = time.perf_counter()
         self.images = 0  # real samples drawn since the last record: steps of a staged run differ in batch size
         if path is not None:
             truncate_after(path, start_step)
@@ -176,7 +176,7 @@ class MetricsLogger:
         record["images_per_s"] = self.images / elapsed
         record["time"] = time.time()
         self.sums, self.counts, self.images = {}, {}, 0
-        self.last_step, self.last_time = step, now
+        self.last_time = now
         return record
 
     def emit(self, record: dict[str, Any]) -> dict[str, Any]:
